@@ -1,0 +1,148 @@
+"""Specifications of every operation for the property and parity tests.
+
+Each ``OpSpec`` says how to draw inputs for an operation (with Hypothesis),
+how to call it in edugrad, and how to compute the same thing in PyTorch.
+Inputs are drawn away from the points where an operation is not
+differentiable (the kink of relu, zero for a negative power), because finite
+differences straddling such a point disagree with any one-sided derivative.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
+
+from edugrad import ops
+
+
+# -- Values -------------------------------------------------------------------------
+
+
+def normal(rng, shape):
+    return rng.standard_normal(shape)
+
+
+def positive(rng, shape):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def away_from_zero(rng, shape):
+    x = rng.standard_normal(shape)
+    return np.sign(x) * (0.1 + np.abs(x)) + (x == 0) * 0.1
+
+
+def rng_from(data):
+    return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+
+
+# -- Shapes and options ------------------------------------------------------------------
+
+
+def shape(data, min_dims=0, max_dims=3, max_side=4, min_side=1):
+    return data.draw(array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side), label="shape")
+
+
+def broadcastable_shapes(data, count=2):
+    shapes = data.draw(mutually_broadcastable_shapes(num_shapes=count, min_dims=0, max_dims=3, max_side=4), label="shapes")
+    return shapes.input_shapes
+
+
+def axis_options(data, ndim):
+    """axis (None, an int, negative too, or a non-empty tuple) and keepdims."""
+    choices = [st.none()]
+    if ndim:
+        choices += [
+            st.integers(-ndim, ndim - 1),
+            st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple),
+        ]
+    axis = data.draw(st.one_of(*choices), label="axis")
+    keepdims = data.draw(st.booleans(), label="keepdims")
+    return {"axis": axis, "keepdims": keepdims}
+
+
+def torch_dim(axis):
+    return None if axis is None else axis
+
+
+# -- Specifications ---------------------------------------------------------------------
+
+
+@dataclass
+class OpSpec:
+    name: str
+    draw: Callable  # data -> (list of arrays, dict of options)
+    ours: Callable  # (*tensors, **options) -> Tensor
+    theirs: Callable  # (torch, *torch tensors, **options) -> torch tensor
+    differentiable: list = field(default_factory=lambda: None)  # input positions to check (default: all float)
+    float32_tolerance: float = 1e-4
+
+
+def unary(domain=normal):
+    def draw(data):
+        return [domain(rng_from(data), shape(data))], {}
+
+    return draw
+
+
+def binary_broadcast(domain_a=normal, domain_b=normal):
+    def draw(data):
+        rng = rng_from(data)
+        shape_a, shape_b = broadcastable_shapes(data)
+        return [domain_a(rng, shape_a), domain_b(rng, shape_b)], {}
+
+    return draw
+
+
+def reduction(data):
+    rng = rng_from(data)
+    x = normal(rng, shape(data))
+    return [x], axis_options(data, x.ndim)
+
+
+def power_inputs(data):
+    rng = rng_from(data)
+    exponent = data.draw(st.sampled_from([0, 1, 2, 3, 0.5, -1, -2.5]), label="exponent")
+    domain = positive if exponent in (0.5, -2.5) else away_from_zero
+    return [domain(rng, shape(data))], {"exponent": exponent}
+
+
+def matmul_inputs(data):
+    rng = rng_from(data)
+    n, k, m = (data.draw(st.integers(1, 4), label=name) for name in "nkm")
+    left = data.draw(st.sampled_from([(n, k), (k,)]), label="left shape")
+    right = data.draw(st.sampled_from([(k, m), (k,)]), label="right shape")
+    return [normal(rng, left), normal(rng, right)], {}
+
+
+def copy_rows_inputs(data):
+    rng = rng_from(data)
+    return [normal(rng, (data.draw(st.integers(1, 4)),))], {"num": data.draw(st.integers(1, 4), label="num")}
+
+
+def same_shape_pair(data):
+    rng = rng_from(data)
+    s = shape(data)
+    return [normal(rng, s), normal(rng, s)], {}
+
+
+SPECS = [
+    OpSpec("add", binary_broadcast(), ops.add, lambda torch, a, b: a + b),
+    OpSpec("minus", binary_broadcast(), ops.minus, lambda torch, a, b: a - b),
+    OpSpec("power", power_inputs, ops.power, lambda torch, a, exponent: a**exponent),
+    OpSpec("relu", unary(away_from_zero), ops.relu, lambda torch, a: torch.relu(a)),
+    OpSpec("matmul", matmul_inputs, ops.matmul, lambda torch, a, b: a @ b),
+    OpSpec(
+        "reduce_sum", reduction, ops.reduce_sum,
+        lambda torch, a, axis, keepdims: torch.sum(a, dim=torch_dim(axis), keepdim=keepdims),
+    ),
+    OpSpec(
+        "reduce_mean", reduction, ops.reduce_mean,
+        lambda torch, a, axis, keepdims: torch.mean(a, dim=torch_dim(axis), keepdim=keepdims),
+    ),
+    OpSpec("copy_rows", copy_rows_inputs, ops.copy_rows, lambda torch, a, num: a.expand(num, -1)),
+    OpSpec("mse_loss", same_shape_pair, ops.mse_loss, lambda torch, a, b: torch.nn.functional.mse_loss(a, b)),
+]
+
+SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
