@@ -33,6 +33,15 @@ def away_from_zero(rng, shape):
     return np.sign(x) * (0.1 + np.abs(x)) + (x == 0) * 0.1
 
 
+def far_from_zero(rng, shape):
+    x = rng.standard_normal(shape)
+    return np.where(x < 0, -1, 1) * (0.5 + np.abs(x))
+
+
+def wide(rng, shape):
+    return 3 * rng.standard_normal(shape)
+
+
 def rng_from(data):
     return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
 
@@ -127,6 +136,72 @@ def same_shape_pair(data):
     return [normal(rng, s), normal(rng, s)], {}
 
 
+def transpose_inputs(data):
+    rng = rng_from(data)
+    x = normal(rng, shape(data))
+    axes = data.draw(st.one_of(st.none(), st.permutations(range(x.ndim)).map(tuple)), label="axes")
+    return [x], {"axes": axes}
+
+
+def reshape_inputs(data):
+    rng = rng_from(data)
+    x = normal(rng, shape(data))
+    target = data.draw(st.sampled_from([(-1,), tuple(reversed(x.shape)), (1, x.size), (x.size, -1)]), label="new shape")
+    return [x], {"shape": target}
+
+
+def concat_inputs(data):
+    rng = rng_from(data)
+    base = list(shape(data, min_dims=1))
+    axis = data.draw(st.integers(-len(base), len(base) - 1), label="axis")
+    count = data.draw(st.integers(1, 3), label="count")
+    arrays = []
+    for _ in range(count):
+        this = list(base)
+        this[axis] = data.draw(st.integers(1, 3), label="length along axis")
+        arrays.append(normal(rng, tuple(this)))
+    return arrays, {"axis": axis}
+
+
+def vecdot_inputs(data):
+    rng = rng_from(data)
+    batch_a, batch_b = broadcastable_shapes(data)
+    length = data.draw(st.integers(1, 4), label="vector length")
+    return [normal(rng, batch_a + (length,)), normal(rng, batch_b + (length,))], {}
+
+
+def lookup_inputs(data):
+    rng = rng_from(data)
+    rows, width = data.draw(st.integers(1, 6), label="rows"), data.draw(st.integers(1, 4), label="width")
+    index_shape = shape(data, min_dims=0, max_dims=2, max_side=5)
+    indices = rng.integers(0, rows, index_shape)  # repeats are likely: that is the point
+    return [normal(rng, (rows, width)), indices], {}
+
+
+def class_axis(data):
+    rng = rng_from(data)
+    x = wide(rng, shape(data, min_dims=1))
+    return [x], {"axis": data.draw(st.integers(-x.ndim, x.ndim - 1), label="axis")}
+
+
+def class_targets(data):
+    rng = rng_from(data)
+    batch, classes = data.draw(st.integers(1, 5), label="batch"), data.draw(st.integers(1, 5), label="classes")
+    return [wide(rng, (batch, classes)), rng.integers(0, classes, batch)], {}
+
+
+def distribution_targets(data):
+    rng = rng_from(data)
+    batch, classes = data.draw(st.integers(1, 5), label="batch"), data.draw(st.integers(1, 5), label="classes")
+    return [wide(rng, (batch, classes)), rng.dirichlet(np.ones(classes), size=batch)], {}
+
+
+def binary_targets(data):
+    rng = rng_from(data)
+    s = shape(data)
+    return [wide(rng, s), rng.uniform(0, 1, s)], {}
+
+
 SPECS = [
     OpSpec("add", binary_broadcast(), ops.add, lambda torch, a, b: a + b),
     OpSpec("minus", binary_broadcast(), ops.minus, lambda torch, a, b: a - b),
@@ -143,6 +218,39 @@ SPECS = [
     ),
     OpSpec("copy_rows", copy_rows_inputs, ops.copy_rows, lambda torch, a, num: a.expand(num, -1)),
     OpSpec("mse_loss", same_shape_pair, ops.mse_loss, lambda torch, a, b: torch.nn.functional.mse_loss(a, b)),
+    OpSpec("multiply", binary_broadcast(), ops.multiply, lambda torch, a, b: a * b),
+    OpSpec("divide", binary_broadcast(normal, far_from_zero), ops.divide, lambda torch, a, b: a / b),
+    OpSpec("negative", unary(), ops.negative, lambda torch, a: -a),
+    OpSpec("exp", unary(), ops.exp, lambda torch, a: torch.exp(a)),
+    OpSpec("log", unary(positive), ops.log, lambda torch, a: torch.log(a)),
+    OpSpec("sigmoid", unary(wide), ops.sigmoid, lambda torch, a: torch.sigmoid(a)),
+    OpSpec("tanh", unary(wide), ops.tanh, lambda torch, a: torch.tanh(a)),
+    OpSpec(
+        "reduce_max", reduction, ops.reduce_max,
+        lambda torch, a, axis, keepdims: torch.amax(a, dim=() if axis is None else axis, keepdim=keepdims),
+    ),
+    OpSpec(
+        "transpose", transpose_inputs, ops.transpose,
+        lambda torch, a, axes: a.permute(tuple(reversed(range(a.ndim))) if axes is None else axes),
+    ),
+    OpSpec("reshape", reshape_inputs, ops.reshape, lambda torch, a, shape: a.reshape(shape)),
+    OpSpec("concat", concat_inputs, ops.concat, lambda torch, *arrays, axis: torch.cat(arrays, dim=axis)),
+    OpSpec("vecdot", vecdot_inputs, ops.vecdot, lambda torch, a, b: torch.linalg.vecdot(a, b)),
+    OpSpec("lookup_rows", lookup_inputs, ops.lookup_rows, lambda torch, matrix, indices: matrix[indices]),
+    OpSpec("softmax", class_axis, ops.softmax, lambda torch, a, axis: torch.softmax(a, dim=axis)),
+    OpSpec("log_softmax", class_axis, ops.log_softmax, lambda torch, a, axis: torch.log_softmax(a, dim=axis)),
+    OpSpec(
+        "cross_entropy", class_targets, ops.cross_entropy,
+        lambda torch, logits, targets: torch.nn.functional.cross_entropy(logits, targets),
+    ),
+    OpSpec(
+        "cross_entropy_soft_targets", distribution_targets, ops.cross_entropy,
+        lambda torch, logits, targets: torch.nn.functional.cross_entropy(logits, targets),
+    ),
+    OpSpec(
+        "binary_cross_entropy_with_logits", binary_targets, ops.binary_cross_entropy_with_logits,
+        lambda torch, logits, targets: torch.nn.functional.binary_cross_entropy_with_logits(logits, targets),
+    ),
 ]
 
 SPECS_BY_NAME = {spec.name: spec for spec in SPECS}

@@ -55,3 +55,15 @@ def test_every_chapter_has_a_label_and_every_op_section_a_stable_label():
     first_ops = (ROOT / "book/first-ops.md").read_text()
     for op in ["add", "minus", "power", "relu", "matmul", "reduce-sum", "reduce-mean", "copy-rows", "mse-loss"]:
         assert f"(op-{op})=" in first_ops, op
+
+
+def test_every_public_operation_is_derived_under_a_stable_label():
+    import edugrad.ops
+
+    book = "".join(chapter.read_text() for chapter in toc_chapters())
+    names = [name for name in dir(edugrad.ops) if not name.startswith("_") and callable(getattr(edugrad.ops, name))]
+    names = [name for name in names if name not in ("Operation", "tensor_op")]
+    assert len(names) >= 25
+    for name in names:
+        label = "op-" + name.replace("_", "-")
+        assert f"({label})=" in book, f"no ({label})= label in the book"

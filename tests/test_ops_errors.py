@@ -1,0 +1,82 @@
+"""Bad input gets a clear error naming the op, the shapes or values, and what was expected."""
+
+import numpy as np
+import pytest
+
+from edugrad import Tensor, ops
+
+
+def test_matmul_shape_mismatch():
+    with pytest.raises(ValueError, match=r"matmul: cannot multiply shapes \(3, 4\) and \(3, 4\): the last axis of the first \(4\) must match the first axis of the second \(3\)"):
+        ops.matmul(Tensor(np.ones((3, 4))), Tensor(np.ones((3, 4))))
+    with pytest.raises(ValueError, match=r"matmul: expects 1-D or 2-D operands, got shapes \(2, 3, 4\) and \(4, 2\)"):
+        Tensor(np.ones((2, 3, 4))) @ np.ones((4, 2))
+
+
+def test_add_and_multiply_shape_mismatch():
+    for op in [ops.add, ops.multiply, ops.divide, ops.minus]:
+        with pytest.raises(ValueError, match=rf"{op.__name__}: .*\(input shapes: \(3, 4\), \(5,\)\)"):
+            op(Tensor(np.ones((3, 4))), Tensor(np.ones(5)))
+
+
+def test_lookup_rows_refuses_float_and_out_of_range_indices():
+    table = Tensor(np.ones((5, 2)))
+    with pytest.raises(TypeError, match=r"lookup_rows: indices must be integers, got float64"):
+        ops.lookup_rows(table, np.array([1.0, 2.0]))
+    with pytest.raises(IndexError, match=r"lookup_rows: index 5 at position \(1, 0\) is out of range for a matrix with 5 rows"):
+        ops.lookup_rows(table, np.array([[0, 1], [5, 2]]))
+    with pytest.raises(IndexError, match=r"lookup_rows: index -1 at position \(0,\) is out of range"):
+        ops.lookup_rows(table, np.array([-1]))
+    with pytest.raises(TypeError, match="lookup_rows: indices must be integers, got bool"):
+        ops.lookup_rows(table, np.array([True, False]))
+
+
+def test_cross_entropy_refuses_bad_targets():
+    logits = Tensor(np.zeros((4, 3)))
+    with pytest.raises(IndexError, match=r"cross_entropy: target 3 at position 2 is not a class in \[0, 3\)"):
+        ops.cross_entropy(logits, np.array([0, 1, 3, 2]))
+    with pytest.raises(IndexError, match=r"cross_entropy: target -1 at position 0"):
+        ops.cross_entropy(logits, np.array([-1, 1, 1, 2]))
+    with pytest.raises(ValueError, match=r"class-index targets must have shape \(4,\) for logits \(4, 3\), got \(3,\)"):
+        ops.cross_entropy(logits, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"targets of type float64 are read as probabilities and must have the logits' shape \(4, 3\), got \(4,\)"):
+        ops.cross_entropy(logits, np.array([0.0, 1.0, 2.0, 1.0]))
+    with pytest.raises(ValueError, match=r"cross_entropy: logits must have shape \[batch, classes\], got \(3,\)"):
+        ops.cross_entropy(Tensor(np.zeros(3)), np.array([1]))
+
+
+def test_binary_cross_entropy_and_mse_refuse_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy_with_logits: logits have shape \(4, 1\) but targets \(4,\)"):
+        ops.binary_cross_entropy_with_logits(Tensor(np.zeros((4, 1))), np.zeros(4))
+    with pytest.raises(ValueError, match=r"mse_loss: predictions have shape \(4, 1\) but targets \(4,\)"):
+        ops.mse_loss(Tensor(np.zeros((4, 1))), np.zeros(4))
+
+
+def test_reshape_to_an_incompatible_size():
+    with pytest.raises(ValueError, match=r"reshape: cannot reshape shape \(3, 4\) \(12 entries\) into \(5, 2\)"):
+        ops.reshape(Tensor(np.ones((3, 4))), (5, 2))
+    with pytest.raises(ValueError, match=r"reshape: cannot reshape shape \(3, 4\) \(12 entries\) into \(5, 2\)"):
+        Tensor(np.ones((3, 4))).reshape(5, 2)
+
+
+def test_concat_mismatch_and_reduction_axis_out_of_range_name_the_op():
+    with pytest.raises(ValueError, match=r"concat: .*\(input shapes: \(3, 4\), \(3, 2\)\)"):
+        ops.concat(Tensor(np.ones((3, 4))), Tensor(np.ones((3, 2))))
+    with pytest.raises(IndexError, match=r"reduce_sum: .*axis 2 is out of bounds.*\(input shapes: \(3, 4\)\)"):
+        ops.reduce_sum(Tensor(np.ones((3, 4))), axis=2)
+
+
+def test_backward_on_more_than_one_element():
+    with pytest.raises(ValueError, match=r"backward\(\) needs a tensor with one element, such as a loss; softmax has shape \(2, 3\)"):
+        ops.softmax(Tensor(np.ones((2, 3)))).backward()
+
+
+@pytest.mark.parametrize("bad", [[1, 2], "x", None, object()])
+def test_an_op_given_something_that_is_not_a_tensor_number_or_array(bad):
+    with pytest.raises(TypeError, match=rf"sigmoid: input 1 is a {type(bad).__name__}; expected a Tensor, a numpy array or a number"):
+        ops.sigmoid(bad)
+
+
+def test_power_needs_a_number_exponent():
+    with pytest.raises(TypeError, match="power: the exponent must be a number, not a Tensor"):
+        Tensor(np.ones(2)) ** Tensor(np.ones(2))
