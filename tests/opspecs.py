@@ -202,6 +202,19 @@ def binary_targets(data):
     return [wide(rng, s), rng.uniform(0, 1, s)], {}
 
 
+def standardize_inputs(data):
+    rng = rng_from(data)
+    x = wide(rng, shape(data, min_dims=1, min_side=2))
+    axes = data.draw(st.one_of(st.integers(-x.ndim, x.ndim - 1), st.just(tuple(range(x.ndim)))), label="axis")
+    return [x], {"axis": axes}
+
+
+def torch_standardize(torch, x, axis):
+    mean = x.mean(dim=axis, keepdim=True)
+    variance = ((x - mean) ** 2).mean(dim=axis, keepdim=True)
+    return (x - mean) / torch.sqrt(variance + 1e-5)
+
+
 SPECS = [
     OpSpec("add", binary_broadcast(), ops.add, lambda torch, a, b: a + b),
     OpSpec("minus", binary_broadcast(), ops.minus, lambda torch, a, b: a - b),
@@ -247,6 +260,7 @@ SPECS = [
         "cross_entropy_soft_targets", distribution_targets, ops.cross_entropy,
         lambda torch, logits, targets: torch.nn.functional.cross_entropy(logits, targets),
     ),
+    OpSpec("standardize", standardize_inputs, ops.standardize, torch_standardize),
     OpSpec(
         "binary_cross_entropy_with_logits", binary_targets, ops.binary_cross_entropy_with_logits,
         lambda torch, logits, targets: torch.nn.functional.binary_cross_entropy_with_logits(logits, targets),
