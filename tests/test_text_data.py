@@ -65,3 +65,35 @@ def test_batch_iterator_collates_ragged_sentences():
 def test_ragged_inputs_without_collate_get_a_clear_message():
     with pytest.raises(ValueError, match="give collate=pad_sequences"):
         BatchIterator(2)([[1], [2, 2]], [0, 1])
+
+
+def test_bucketing_by_length_keeps_every_example_and_cuts_padding():
+    rng = np.random.default_rng(0)
+    sentences = [list(range(1, rng.integers(1, 40) + 1)) for _ in range(2000)]
+    labels = np.arange(2000)
+
+    def epoch(iterator):
+        return [batch for batch in iterator(sentences, labels)]
+
+    plain = epoch(BatchIterator(32, collate=pad_sequences, seed=1))
+    bucketed = epoch(BatchIterator(32, collate=pad_sequences, seed=1, sort_key=len))
+    assert sorted(np.concatenate([b.targets.value for b in bucketed])) == list(range(2000))
+    for batch in bucketed:
+        assert np.all(batch.inputs.lengths == [len(sentences[i]) for i in batch.targets.value])
+    padded = lambda batches: sum(b.inputs.indices.size for b in batches)
+    assert padded(bucketed) < 0.7 * padded(plain)
+    again = epoch(BatchIterator(32, collate=pad_sequences, seed=1, sort_key=len))
+    assert [list(b.targets.value) for b in again] == [list(b.targets.value) for b in bucketed]
+    first_batches = {tuple(epoch(BatchIterator(32, collate=pad_sequences, seed=s, sort_key=len))[0].targets.value) for s in range(3)}
+    assert len(first_batches) == 3  # still shuffled
+
+
+def test_coalesce_sums_repeated_rows():
+    from edugrad.ops.indexing import RowSparseGrad
+
+    grad = RowSparseGrad(np.array([3, 1, 3, 3]), np.array([[1.0], [2.0], [3.0], [4.0]]), (5, 1))
+    merged = grad.coalesce()
+    assert merged.rows.tolist() == [1, 3] and merged.values.ravel().tolist() == [2.0, 8.0]
+    assert np.array_equal(np.asarray(merged), np.asarray(grad))
+    empty = RowSparseGrad(np.zeros(0, dtype=np.int64), np.zeros((0, 1)), (5, 1))
+    assert empty.coalesce().rows.size == 0
