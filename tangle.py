@@ -24,16 +24,18 @@ book does not show::
 * ``:chunk: <name>`` names the cell instead; a comment line ``# <<name>>``
   elsewhere is replaced by it, indented like the comment. This is how a
   method can be taught chapters after its class.
-* ``### BEGIN SOLUTION`` / ``### END SOLUTION`` lines mark exercise
-  solutions. The package keeps the code between them and drops the markers;
-  ``--student DIR`` writes a student edition where each region raises
-  ``NotImplementedError`` instead.
+* ``### BEGIN SOLUTION <exercise label>`` / ``### END SOLUTION`` lines mark
+  exercise solutions. The package keeps the code between them and drops the
+  markers; ``--student DIR`` writes a student edition (chapters, package,
+  tests) where each region raises ``NotImplementedError`` instead and every
+  ```{solution}`` block of prose is removed.
 
 Usage::
 
     python tangle.py            # write edugrad/
     python tangle.py --check    # write nothing; show drift as a diff, exit 1
     python tangle.py --force    # overwrite files that were edited by hand
+    python tangle.py --student DIR   # write the student edition to DIR
 
 Exit status: 0 on success, 1 on drift or a refused overwrite, 2 on an error
 in a chapter (always reported as ``file:line: message``).
@@ -45,6 +47,7 @@ import argparse
 import difflib
 import hashlib
 import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -256,32 +259,21 @@ def strip_blank_ends(lines: list[str]) -> list[str]:
 # -- Assembling the files ------------------------------------------------------
 
 
-def resolve_solutions(cell: Cell, student: bool):
-    """Yield ``(offset, line)`` of the cell without its solution markers, or,
-    for the student edition, with each solution replaced by a ``raise``."""
-    inside = False
+def without_markers(cell: Cell):
+    """Yield ``(offset, line)`` of the cell, solution marker lines left out."""
     for offset, text in enumerate(cell.lines):
         marker = text.strip()
-        if marker.startswith(BEGIN_SOLUTION):
-            inside = True
-            if student:
-                indent = text[: len(text) - len(text.lstrip())]
-                label = marker[len(BEGIN_SOLUTION):].strip() or "exercise"
-                chapter = PurePosixPath(cell.chapter).stem
-                yield offset, f'{indent}raise NotImplementedError("{label}: see {chapter}#{label}")'
-        elif marker.startswith(END_SOLUTION):
-            inside = False
-        elif not (inside and student):
+        if not (marker.startswith(BEGIN_SOLUTION) or marker.startswith(END_SOLUTION)):
             yield offset, text
 
 
-def expand(cell: Cell, chunks: dict[str, Cell], student: bool, sources: set[str], stack: tuple[str, ...] = ()) -> list[str]:
+def expand(cell: Cell, chunks: dict[str, Cell], sources: set[str], stack: tuple[str, ...] = ()) -> list[str]:
     """The cell's code with every ``# <<name>>`` line replaced by its chunk.
 
     ``sources`` collects the chapters that contribute to the result."""
     sources.add(cell.chapter)
     output = []
-    for offset, text in resolve_solutions(cell, student):
+    for offset, text in without_markers(cell):
         match = CHUNK_REFERENCE.match(text)
         if not match:
             output.append(text)
@@ -296,7 +288,7 @@ def expand(cell: Cell, chunks: dict[str, Cell], student: bool, sources: set[str]
         if chunk.used_by:
             raise TangleError(where, f"chunk {name!r} is already used at {chunk.used_by[0]}")
         chunk.used_by.append(where)
-        body = [f"# {chunk.location}"] + expand(chunk, chunks, student, sources, stack + (name,))
+        body = [f"# {chunk.location}"] + expand(chunk, chunks, sources, stack + (name,))
         output.extend(indent + line if line else "" for line in body)
     return output
 
@@ -311,7 +303,7 @@ def header(chapters: list[str], body: str) -> str:
     )
 
 
-def tangle(root: Path, student: bool = False) -> dict[str, str]:
+def tangle(root: Path) -> dict[str, str]:
     """Read every chapter in the toc and return ``{path: file text}``."""
     chapters = toc_chapters(root)
     cells = [cell for index, chapter in enumerate(chapters) for cell in read_cells(root, chapter, index)]
@@ -329,7 +321,7 @@ def tangle(root: Path, student: bool = False) -> dict[str, str]:
     outputs = {}
     for target, file_cells in sorted(files.items()):
         sources: set[str] = set()
-        pieces = ["\n".join([f"# {cell.location}"] + expand(cell, chunks, student, sources)) for cell in file_cells]
+        pieces = ["\n".join([f"# {cell.location}"] + expand(cell, chunks, sources)) for cell in file_cells]
         body = "\n\n\n".join(pieces) + "\n"
         outputs[target] = header(sorted(sources, key=chapters.index), body) + "\n" + body
     for chunk in chunks.values():
@@ -419,13 +411,78 @@ def write_package(root: Path, outputs: dict[str, str], check: bool, force: bool)
     return status
 
 
+# -- The student edition -------------------------------------------------------------
+
+STUDENT_FILES = ("tangle.py", "pyproject.toml", "README.md", "_config.yml", "_toc.yml", ".gitignore")
+STUDENT_DIRECTORIES = ("book", "tests", "examples")
+
+
+def student_chapter(chapter: str, source: str) -> str:
+    """The chapter with every solution region replaced by a ``raise`` and solution prose removed."""
+    lines = source.splitlines(keepends=True)
+    for number, text in enumerate(lines, 1):
+        if re.match(r"^\s*:{3,}\s*\{solution", text) or "{solution-start}" in text:
+            raise TangleError(f"{chapter}:{number}", "write solutions as a ```{solution} block, so that the student edition can remove them")
+    dropped, replaced = set(), {}
+    for token in MarkdownIt("commonmark").use(front_matter_plugin).parse(source):
+        if token.type != "fence":
+            continue
+        start, end = token.map
+        if token.info.split(maxsplit=1)[:1] == ["{solution}"]:
+            dropped.update(range(start, end))
+            continue
+        inside = False
+        for number in range(start + 1, end - 1):
+            marker = lines[number].strip()
+            if marker.startswith(BEGIN_SOLUTION):
+                label = marker[len(BEGIN_SOLUTION):].strip()
+                if not label:
+                    raise TangleError(f"{chapter}:{number + 1}", f"name the exercise: {BEGIN_SOLUTION} <exercise label>")
+                indent = lines[number][: len(lines[number]) - len(lines[number].lstrip())]
+                page = PurePosixPath(chapter).stem
+                replaced[number] = f'{indent}raise NotImplementedError("{label}: see {page}#{label}")\n'
+                inside = True
+            elif marker.startswith(END_SOLUTION):
+                dropped.add(number)
+                inside = False
+            elif inside:
+                dropped.add(number)
+    return "".join(replaced.get(number, text) for number, text in enumerate(lines) if number not in dropped)
+
+
+def write_student_edition(root: Path, target: Path, force: bool) -> int:
+    """Copy what students need to ``target``, with solutions replaced, and tangle it there."""
+    root, target = root.resolve(), target.resolve()
+    if target == root or root in target.parents:
+        raise TangleError(str(target), "the student edition must be written outside the project")
+    if target.exists() and any(target.iterdir()) and not force:
+        raise TangleError(str(target), "is not empty: choose an empty directory, or add --force to write into it")
+    tangle(root)  # every chapter must be valid before anything is written
+    target.mkdir(parents=True, exist_ok=True)
+    for name in STUDENT_FILES:
+        if (root / name).exists():
+            shutil.copy2(root / name, target / name)
+    for name in STUDENT_DIRECTORIES:
+        if (root / name).exists():
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "_build", ".ipynb_checkpoints")
+            shutil.copytree(root / name, target / name, dirs_exist_ok=True, ignore=ignore)
+    for path in sorted((root / "book").rglob("*.md")):
+        chapter = path.relative_to(root).as_posix()
+        with open(target / chapter, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(student_chapter(chapter, path.read_text(encoding="utf-8")))
+    return write_package(target, tangle(target), check=False, force=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="write nothing; print a diff and exit 1 if edugrad/ is out of date")
     parser.add_argument("--force", action="store_true", help="overwrite generated files even if they were edited by hand")
+    parser.add_argument("--student", type=Path, metavar="DIR", help="write a student edition, solutions replaced by exercises, to DIR")
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent, help="the project directory (default: where tangle.py is)")
     args = parser.parse_args(argv)
     try:
+        if args.student:
+            return write_student_edition(args.root, args.student, force=args.force)
         outputs = tangle(args.root)
     except TangleError as error:
         print(f"tangle.py: {error}", file=sys.stderr)

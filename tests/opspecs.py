@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
@@ -86,6 +87,12 @@ class OpSpec:
     theirs: Callable  # (torch, *torch tensors, **options) -> torch tensor
     differentiable: list = field(default_factory=lambda: None)  # input positions to check (default: all float)
     float32_tolerance: float = 1e-4
+    exercise: str = ""  # the exercise that writes this op (its tests fail in the student edition)
+
+    def param(self):
+        """This spec as a pytest parameter, marked with its exercise if it has one."""
+        marks = [getattr(pytest.mark, self.exercise)] if self.exercise else []
+        return pytest.param(self, marks=marks, id=self.name)
 
 
 def unary(domain=normal):
@@ -231,12 +238,12 @@ SPECS = [
     ),
     OpSpec("copy_rows", copy_rows_inputs, ops.copy_rows, lambda torch, a, num: a.expand(num, -1)),
     OpSpec("mse_loss", same_shape_pair, ops.mse_loss, lambda torch, a, b: torch.nn.functional.mse_loss(a, b)),
-    OpSpec("multiply", binary_broadcast(), ops.multiply, lambda torch, a, b: a * b),
+    OpSpec("multiply", binary_broadcast(), ops.multiply, lambda torch, a, b: a * b, exercise="ex_multiply"),
     OpSpec("divide", binary_broadcast(normal, far_from_zero), ops.divide, lambda torch, a, b: a / b),
     OpSpec("negative", unary(), ops.negative, lambda torch, a: -a),
     OpSpec("exp", unary(), ops.exp, lambda torch, a: torch.exp(a)),
-    OpSpec("log", unary(positive), ops.log, lambda torch, a: torch.log(a)),
-    OpSpec("sigmoid", unary(wide), ops.sigmoid, lambda torch, a: torch.sigmoid(a)),
+    OpSpec("log", unary(positive), ops.log, lambda torch, a: torch.log(a), exercise="ex_log"),
+    OpSpec("sigmoid", unary(wide), ops.sigmoid, lambda torch, a: torch.sigmoid(a), exercise="ex_sigmoid"),
     OpSpec("tanh", unary(wide), ops.tanh, lambda torch, a: torch.tanh(a)),
     OpSpec(
         "reduce_max", reduction, ops.reduce_max,
@@ -248,7 +255,7 @@ SPECS = [
     ),
     OpSpec("reshape", reshape_inputs, ops.reshape, lambda torch, a, shape: a.reshape(shape)),
     OpSpec("concat", concat_inputs, ops.concat, lambda torch, *arrays, axis: torch.cat(arrays, dim=axis)),
-    OpSpec("vecdot", vecdot_inputs, ops.vecdot, lambda torch, a, b: torch.linalg.vecdot(a, b)),
+    OpSpec("vecdot", vecdot_inputs, ops.vecdot, lambda torch, a, b: torch.linalg.vecdot(a, b), exercise="ex_vecdot"),
     OpSpec("lookup_rows", lookup_inputs, ops.lookup_rows, lambda torch, matrix, indices: matrix[indices]),
     OpSpec("softmax", class_axis, ops.softmax, lambda torch, a, axis: torch.softmax(a, dim=axis)),
     OpSpec("log_softmax", class_axis, ops.log_softmax, lambda torch, a, axis: torch.log_softmax(a, dim=axis)),
@@ -268,3 +275,4 @@ SPECS = [
 ]
 
 SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
+SPEC_PARAMS = [spec.param() for spec in SPECS]

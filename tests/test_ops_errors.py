@@ -13,10 +13,10 @@ def test_matmul_shape_mismatch():
         Tensor(np.ones((2, 3, 4))) @ np.ones((4, 2))
 
 
-def test_add_and_multiply_shape_mismatch():
-    for op in [ops.add, ops.multiply, ops.divide, ops.minus]:
-        with pytest.raises(ValueError, match=rf"{op.__name__}: .*\(input shapes: \(3, 4\), \(5,\)\)"):
-            op(Tensor(np.ones((3, 4))), Tensor(np.ones(5)))
+@pytest.mark.parametrize("op", [ops.add, pytest.param(ops.multiply, marks=pytest.mark.ex_multiply), ops.divide, ops.minus], ids=lambda op: op.__name__)
+def test_add_and_multiply_shape_mismatch(op):
+    with pytest.raises(ValueError, match=rf"{op.__name__}: .*\(input shapes: \(3, 4\), \(5,\)\)"):
+        op(Tensor(np.ones((3, 4))), Tensor(np.ones(5)))
 
 
 def test_lookup_rows_refuses_float_and_out_of_range_indices():
@@ -73,8 +73,8 @@ def test_backward_on_more_than_one_element():
 
 @pytest.mark.parametrize("bad", [[1, 2], "x", None, object()])
 def test_an_op_given_something_that_is_not_a_tensor_number_or_array(bad):
-    with pytest.raises(TypeError, match=rf"sigmoid: input 1 is a {type(bad).__name__}; expected a Tensor, a numpy array or a number"):
-        ops.sigmoid(bad)
+    with pytest.raises(TypeError, match=rf"tanh: input 1 is a {type(bad).__name__}; expected a Tensor, a numpy array or a number"):
+        ops.tanh(bad)
 
 
 def test_power_needs_a_number_exponent():

@@ -1,0 +1,77 @@
+"""The student edition: exactly the exercises' tests fail in it, and they pass in the full edition.
+
+Builds the student edition with `python tangle.py --student`, runs the whole
+test suite inside it (this file excepted), and compares the failing tests
+with the tests that carry an exercise marker.
+"""
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from conftest import ROOT
+
+EXERCISES = ["ex_multiply", "ex_log", "ex_sigmoid", "ex_vecdot"]
+SELECT_EXERCISES = " or ".join(EXERCISES)
+
+
+def run_pytest(directory, *arguments, report=None):
+    environment = {**os.environ, "PYTHONPATH": str(directory)}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments]
+    if report:
+        command.append(f"--junitxml={report}")
+    return subprocess.run(command, cwd=directory, env=environment, capture_output=True, text=True, timeout=1800)
+
+
+def case_results(report):
+    """(test id, failure message or None) for every test case in a JUnit report."""
+    cases = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        test_id = f"{case.get('classname')}::{case.get('name')}"
+        cases[test_id] = None if problem is None else (problem.get("message") or "") + (problem.text or "")
+    return cases
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("edition") / "student"
+    built = subprocess.run([sys.executable, "tangle.py", "--student", str(directory)], cwd=ROOT, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    return directory
+
+
+def test_the_student_edition_fails_exactly_the_exercises_tests(student, tmp_path):
+    marked = run_pytest(student, "--ignore=tests/test_student_edition.py", "-m", SELECT_EXERCISES, report=tmp_path / "marked.xml")
+    everything = run_pytest(student, "--ignore=tests/test_student_edition.py", report=tmp_path / "all.xml")
+    marked_ids, results = set(case_results(tmp_path / "marked.xml")), case_results(tmp_path / "all.xml")
+    failing = {test_id for test_id, failure in results.items() if failure is not None}
+    assert marked_ids, "no test carries an exercise marker"
+    assert failing == marked_ids, (
+        f"failing but not marked: {sorted(failing - marked_ids)[:10]}\nmarked but passing: {sorted(marked_ids - failing)[:10]}"
+    )
+    for test_id in failing:
+        assert "NotImplementedError" in results[test_id] and "see " in results[test_id], test_id
+    assert everything.returncode == 1
+
+
+def test_the_full_edition_passes_the_exercises_tests(tmp_path):
+    result = run_pytest(ROOT, "--ignore=tests/test_student_edition.py", "-m", SELECT_EXERCISES, report=tmp_path / "full.xml")
+    cases = case_results(tmp_path / "full.xml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert len(cases) >= 20
+
+
+def test_the_student_edition_has_stubs_and_no_solutions(student):
+    chapter = (student / "book" / "elementwise.md").read_text()
+    assert "```{solution}" not in chapter and "SOLUTION" not in chapter and "```{exercise}" in chapter
+    assert 'raise NotImplementedError("ex-sigmoid: see elementwise#ex-sigmoid")' in chapter
+    package = (student / "edugrad" / "ops" / "linalg.py").read_text()
+    assert package.count('raise NotImplementedError("ex-vecdot: see linalg#ex-vecdot")') == 2
+    result = subprocess.run([sys.executable, "tangle.py", "--check"], cwd=student, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
