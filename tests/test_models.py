@@ -1,0 +1,111 @@
+"""The course's models: their pieces, on small inputs (chapters DAN, NPLM, SGNS)."""
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from edugrad import Tensor, gradcheck, ops
+from edugrad.data import pad_sequences
+from edugrad.models import dan, nplm, sgns
+
+
+def test_dan_averages_only_real_words_and_nbow_has_no_hidden_layers():
+    np.random.seed(0)
+    model = dan.DeepAveragingNetwork(10, 3, embedding_dim=4, hidden_size=5, num_layers=2, word_dropout=0.0, dtype=np.float64)
+    batch = pad_sequences([[3, 4], [5]])
+    scores = model(batch)
+    table = model.embedding.weight.value
+    expected_first = (table[3] + table[4]) / 2
+    hidden = model.hidden(Tensor(expected_first[None])).value
+    assert np.allclose(scores.value[0], model.output(Tensor(hidden)).value[0])
+    assert scores.shape == (2, 3)
+    assert len(dan.DeepAveragingNetwork(10, 3, num_layers=0).hidden) == 0
+
+
+def test_dan_gradients_check_out():
+    np.random.seed(1)
+    model = dan.DeepAveragingNetwork(8, 2, embedding_dim=3, hidden_size=4, num_layers=1, word_dropout=0.0, dtype=np.float64)
+    batch = pad_sequences([[1, 2, 3], [4, 4]])
+    targets = np.array([0, 1])
+    assert gradcheck(lambda w1, w2: ops.cross_entropy(model(batch), targets), model.hidden[0].weight, model.output.weight)
+
+
+def test_kneser_ney_is_a_probability_distribution_over_the_vocabulary():
+    words = "the cat sat on the mat . the dog sat on the log . a cat saw the dog .".split()
+    for order in (2, 3):
+        model = nplm.KneserNey(order).fit(words)
+        for context in (["the"], ["on", "the"], ["unseen", "context"], ["sat", "on"]):
+            total = sum(model.probability(context, word) for word in set(words))
+            assert math.isclose(total, 1.0, rel_tol=1e-9), (order, context, total)
+    trigram = nplm.KneserNey(3).fit(words)
+    assert trigram.probability(["on", "the"], "mat") > trigram.probability(["on", "the"], "cat")  # "on the mat" was seen
+
+
+def test_kneser_ney_discounts_and_continuation_counts():
+    words = "a b a b a b c".split()
+    model = nplm.KneserNey(2).fit(words)
+    assert model.counts[1][("b",)] == 1  # "b" follows only "a": one distinct left context
+    # bigrams: "a b" three times, "b a" twice, "b c" once: n1 = 1, n2 = 1, D = n1 / (n1 + 2 n2)
+    assert model.discounts[2] == pytest.approx(1 / 3)
+    perplexity = model.perplexity(words, start=1)
+    assert 1 < perplexity < 3
+
+
+def test_nplm_windows_and_model_shapes():
+    contexts, targets = nplm.windows(np.arange(10), 4)
+    assert contexts.shape == (6, 4) and np.array_equal(contexts[0], [0, 1, 2, 3]) and targets[0] == 4
+    model = nplm.NeuralLanguageModel(12, context_size=4, embedding_dim=3, hidden_size=5, direct=True, dtype=np.float64)
+    assert model(contexts % 12).shape == (6, 12)
+    assert math.isclose(nplm.perplexity(model, contexts % 12, targets % 12), math.exp(float(ops.cross_entropy(model(contexts % 12), targets % 12).value)))
+
+
+def test_spearman_and_ranks_with_ties():
+    assert sgns.spearman([1, 2, 3, 4], [10, 20, 30, 400]) == pytest.approx(1.0)
+    assert sgns.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert np.array_equal(sgns.ranks([5, 1, 5, 3]), [2.5, 0, 2.5, 1])
+
+
+def corpus(sentences):
+    counts = Counter(w for s in sentences for w in s)
+    vocabulary_size = max(counts) + 1
+    return {"sentences": [np.array(s) for s in sentences],
+            "counts": np.bincount([w for s in sentences for w in s], minlength=vocabulary_size).astype(float)}
+
+
+def test_training_pairs_stay_within_the_window_and_cover_both_directions():
+    np.random.seed(0)
+    sentence = list(range(2, 30))
+    centres, contexts = sgns.training_pairs(corpus([sentence]), window=3, sample=1.0)
+    distances = np.abs(centres - contexts)
+    assert distances.min() >= 1 and distances.max() <= 3
+    assert np.any(centres < contexts) and np.any(centres > contexts)
+    pairs = Counter(zip(centres.tolist(), contexts.tolist()))
+    assert pairs[(10, 11)] >= 1 and pairs[(11, 10)] >= 1
+
+
+def test_subsampling_keeps_rare_words_and_drops_frequent_ones():
+    counts = np.array([0.0, 1_000_000, 10])
+    keep = sgns.keep_probabilities(counts, sample=1e-3)
+    assert keep[2] == 1.0 and keep[1] < 0.1 and keep[0] == 1.0
+    noise = sgns.noise_distribution(np.array([1.0, 16.0]))
+    assert noise[1] / noise[0] == pytest.approx(16**0.75)
+
+
+@pytest.mark.ex_multiply
+@pytest.mark.ex_sigmoid
+@pytest.mark.ex_log
+@pytest.mark.ex_vecdot
+def test_skip_gram_loss_matches_its_formula_and_gradients():
+    np.random.seed(2)
+    model = sgns.SkipGram(6, dimension=3, dtype=np.float64)
+    model.contexts.weight.value[...] = np.random.standard_normal((6, 3))
+    centres, candidates = np.array([1, 2]), np.array([[3, 4, 5], [1, 0, 0]])
+    u, v = model.words.weight.value, model.contexts.weight.value
+    sigmoid = lambda x: 1 / (1 + np.exp(-x))
+    expected = 0.0
+    for c, row in zip(centres, candidates):
+        expected -= np.log(sigmoid(u[c] @ v[row[0]])) + sum(np.log(sigmoid(-u[c] @ v[n])) for n in row[1:])
+    assert float(model(centres, candidates).value) == pytest.approx(expected)
+    assert gradcheck(lambda w, c: model(centres, candidates), model.words.weight, model.contexts.weight)
