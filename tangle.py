@@ -163,6 +163,7 @@ def read_cells(root: Path, chapter: str, index: int) -> list[Cell]:
     source_lines = source.splitlines()
     tokens = MarkdownIt("commonmark").use(front_matter_plugin).parse(source)
     front_matter = next((t.content for t in tokens if t.type == "front_matter"), "")
+    exercises = exercise_labels(tokens)
     cells = []
     for token in tokens:
         if token.type != "fence":
@@ -189,7 +190,7 @@ def read_cells(root: Path, chapter: str, index: int) -> list[Cell]:
             )
         first_code_line = fence_line + 1 + option_count
         code = lines[option_count:]
-        check_solution_markers(code, chapter, first_code_line)
+        check_solution_markers(code, chapter, first_code_line, exercises)
         if not tangle_options:
             continue
         cell = Cell(chapter, first_code_line, strip_blank_ends(code))
@@ -230,14 +231,29 @@ def check_target(target: str, location: str) -> str:
     return str(path)
 
 
-def check_solution_markers(code: list[str], chapter: str, first_line: int) -> None:
-    """BEGIN/END SOLUTION markers must pair up, one level deep."""
+def exercise_labels(tokens) -> set:
+    """The labels of the chapter's ```{exercise} blocks."""
+    labels = set()
+    for token in tokens:
+        if token.type == "fence" and token.info.split(maxsplit=1)[:1] == ["{exercise}"]:
+            options, _ = parse_options(token.content.splitlines())
+            if "label" in options:
+                labels.add(options["label"][0])
+    return labels
+
+
+def check_solution_markers(code: list[str], chapter: str, first_line: int, exercises: set) -> None:
+    """BEGIN/END SOLUTION markers must pair up, one level deep, and name an exercise of the chapter."""
     open_at = None
     for offset, text in enumerate(code):
         marker = text.strip()
         if marker.startswith(BEGIN_SOLUTION):
             if open_at is not None:
                 raise TangleError(f"{chapter}:{first_line + offset}", f"{BEGIN_SOLUTION} inside another solution (opened at line {open_at})")
+            label = marker[len(BEGIN_SOLUTION):].strip()
+            if label not in exercises:
+                problem = f"{label!r} is not the label of an {{exercise}} in this chapter" if label else "no exercise label"
+                raise TangleError(f"{chapter}:{first_line + offset}", f"{BEGIN_SOLUTION} <label>: {problem}")
             open_at = first_line + offset
         elif marker.startswith(END_SOLUTION):
             if open_at is None:
@@ -435,9 +451,7 @@ def student_chapter(chapter: str, source: str) -> str:
         for number in range(start + 1, end - 1):
             marker = lines[number].strip()
             if marker.startswith(BEGIN_SOLUTION):
-                label = marker[len(BEGIN_SOLUTION):].strip()
-                if not label:
-                    raise TangleError(f"{chapter}:{number + 1}", f"name the exercise: {BEGIN_SOLUTION} <exercise label>")
+                label = marker[len(BEGIN_SOLUTION):].strip()  # checked by read_cells: an exercise of this chapter
                 indent = lines[number][: len(lines[number]) - len(lines[number].lstrip())]
                 page = PurePosixPath(chapter).stem
                 replaced[number] = f'{indent}raise NotImplementedError("{label}: see {page}#{label}")\n'
@@ -453,8 +467,8 @@ def student_chapter(chapter: str, source: str) -> str:
 def write_student_edition(root: Path, target: Path, force: bool) -> int:
     """Copy what students need to ``target``, with solutions replaced, and tangle it there."""
     root, target = root.resolve(), target.resolve()
-    if target == root or root in target.parents:
-        raise TangleError(str(target), "the student edition must be written outside the project")
+    if target == root or root in target.parents or target in root.parents:
+        raise TangleError(str(target), "the student edition must be written outside the project, and not around it")
     if target.exists() and any(target.iterdir()) and not force:
         raise TangleError(str(target), "is not empty: choose an empty directory, or add --force to write into it")
     tangle(root)  # every chapter must be valid before anything is written

@@ -5,7 +5,13 @@ import subprocess
 import sys
 
 import yaml
+from markdown_it import MarkdownIt
+from mdit_py_plugins.amsmath import amsmath_plugin
+from mdit_py_plugins.colon_fence import colon_fence_plugin
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
 
+import tangle
 from conftest import ROOT
 
 
@@ -21,16 +27,19 @@ def test_the_original_style_toy_script_runs_and_learns():
     assert re.search(r"^Graph edges: [1-9]\d*$", result.stdout, re.M)
 
 
-def toc_chapters():
+def toc_chapters(numbered_only=False):
+    """The pages of the book, in order: with numbered_only, the introduction
+    and the numbered chapters (the ones that teach), without the back matter."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]]
     for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}]):
-        files += [entry["file"] for entry in part["chapters"]]
+        if part.get("numbered") or not numbered_only:
+            files += [entry["file"] for entry in part["chapters"]]
     return [ROOT / f"{name}.md" for name in files]
 
 
 def test_every_chapter_is_an_executable_myst_notebook():
-    chapters = toc_chapters()
+    chapters = toc_chapters(numbered_only=True)
     assert len(chapters) >= 9
     for chapter in chapters:
         text = chapter.read_text()
@@ -48,10 +57,36 @@ def test_every_chapter_file_is_in_the_toc_and_chapter_names_carry_no_numbers():
         assert not re.match(r"\d", path.name), f"{path.name}: numbering comes from the toc"
 
 
-def test_every_chapter_has_a_label_and_every_op_section_a_stable_label():
+def labelled_things(chapter):
+    """(line, what, label or None) for each heading, display equation and exercise of a chapter."""
+    source = chapter.read_text()
+    lines = source.splitlines()
+    parser = MarkdownIt("commonmark").use(front_matter_plugin).use(colon_fence_plugin).use(dollarmath_plugin).use(amsmath_plugin)
+    for token in parser.parse(source):
+        line = token.map[0] + 1 if token.map else None
+        if token.type == "heading_open":
+            above = next((text for text in reversed(lines[: line - 1]) if text.strip()), "")
+            match = re.fullmatch(r"\(([\w-]+)\)=", above)
+            yield line, f"heading {token.markup}", match and match.group(1)
+        elif token.type in ("math_block", "math_block_label"):
+            yield line, "equation", token.info or None
+        elif token.type == "fence" and token.info.split(maxsplit=1)[:1] == ["{exercise}"]:
+            options, _ = tangle.parse_options(token.content.splitlines())
+            yield line, "{exercise}", options.get("label", (None,))[0]
+
+
+def test_every_chapter_section_equation_and_exercise_has_a_label():
+    """Labels are what instructors cite (book/citing.md): none may be missing,
+    and their prefixes say what they name."""
     for chapter in toc_chapters():
-        text = chapter.read_text()
-        assert re.search(r"^\(chapter-[\w-]+\)=$", text, re.M), f"{chapter.name} has no (chapter-...)= label"
+        prefixes = {"heading #": ("chapter-",), "equation": ("eq-",), "{exercise}": ("ex-",)}
+        section = (f"{chapter.stem}-", "op-")
+        found = list(labelled_things(chapter))
+        assert [what for _, what, _ in found].count("heading #") == 1, f"{chapter.name} needs one title"
+        for line, what, label in found:
+            assert label, f"book/{chapter.name}:{line}: this {what} has no label"
+            expected = prefixes.get(what, section)
+            assert label.startswith(expected), f"book/{chapter.name}:{line}: {what} label {label!r} should start with {' or '.join(expected)}"
     first_ops = (ROOT / "book/first-ops.md").read_text()
     for op in ["add", "minus", "power", "relu", "matmul", "reduce-sum", "reduce-mean", "copy-rows", "mse-loss"]:
         assert f"(op-{op})=" in first_ops, op

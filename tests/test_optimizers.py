@@ -149,3 +149,15 @@ def test_adagrad_with_sparse_embedding_gradients_matches_dense_and_torch(torch):
         torch_optimizer.step()
     np.testing.assert_allclose(results[1], results[0], rtol=1e-12)
     np.testing.assert_allclose(results[1], reference.weight.detach().numpy(), rtol=1e-12)
+
+
+def test_reading_an_empty_gradient_does_not_make_a_parameter_move():
+    used, unused = Tensor(np.ones(2)), Tensor(np.ones(2))
+    optimizer = optim.Adam([used, unused], lr=0.1, weight_decay=0.1)
+    for _ in range(3):
+        optimizer.zero_grad()
+        ops.reduce_sum(ops.power(used, exponent=2)).backward()
+        assert np.array_equal(unused.grad, np.zeros(2))  # reads as zeros ...
+        optimizer.step()
+    assert np.array_equal(unused.value, np.ones(2)) and unused._grad is None  # ... and stays untouched
+    assert not np.array_equal(used.value, np.ones(2))

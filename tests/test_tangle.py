@@ -134,14 +134,17 @@ def test_chunks_are_inserted_at_their_placeholder_with_its_indentation(tmp_path,
     assert "from book/intro.md, book/later.md." in text.splitlines()[0]
 
 
+EXERCISE_A = "\n````{exercise} E\n:label: ex-a\n\nDo it.\n````\n"
+
+
 def test_solution_markers_are_dropped_and_their_code_kept(tmp_path, capsys):
     code = """
     def sigmoid(x):
-        ### BEGIN SOLUTION
+        ### BEGIN SOLUTION ex-a
         return 1 / (1 + x)
         ### END SOLUTION
     """
-    make_project(tmp_path, {"intro": cell(code, ":tangle: edugrad/a.py")})
+    make_project(tmp_path, {"intro": cell(code, ":tangle: edugrad/a.py") + EXERCISE_A})
     assert run(tmp_path, capsys=capsys)[0] == 0
     text = (tmp_path / "edugrad/a.py").read_text()
     assert "SOLUTION" not in text
@@ -330,13 +333,15 @@ def test_code_cells_in_a_chapter_without_jupytext_front_matter(tmp_path, capsys)
 @pytest.mark.parametrize(
     "code, marker, message",
     [
-        ("### BEGIN SOLUTION\nx = 1", "### BEGIN SOLUTION", "is never closed"),
+        ("### BEGIN SOLUTION ex-a\nx = 1", "### BEGIN SOLUTION ex-a", "is never closed"),
         ("x = 1\n### END SOLUTION", "### END SOLUTION", "without a ### BEGIN SOLUTION"),
-        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "### BEGIN SOLUTION", "inside another solution"),
+        ("### BEGIN SOLUTION ex-a\n### BEGIN SOLUTION ex-a\nx = 1\n### END SOLUTION", "### BEGIN SOLUTION ex-a", "inside another solution"),
+        ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "### BEGIN SOLUTION", "no exercise label"),
+        ("### BEGIN SOLUTION ex-b\nx = 1\n### END SOLUTION", "### BEGIN SOLUTION ex-b", "'ex-b' is not the label of an {exercise} in this chapter"),
     ],
 )
-def test_unbalanced_solution_markers(tmp_path, capsys, code, marker, message):
-    make_project(tmp_path, {"intro": cell(code, ":tangle: edugrad/a.py")})
+def test_unbalanced_or_unlabelled_solution_markers(tmp_path, capsys, code, marker, message):
+    make_project(tmp_path, {"intro": cell(code, ":tangle: edugrad/a.py") + EXERCISE_A})
     status, out = run(tmp_path, capsys=capsys)
     lines = (tmp_path / "book/intro.md").read_text().splitlines()
     candidates = [number for number, text in enumerate(lines, 1) if text == marker]
@@ -345,7 +350,7 @@ def test_unbalanced_solution_markers(tmp_path, capsys, code, marker, message):
 
 
 def test_unbalanced_markers_are_caught_in_untangled_cells_too(tmp_path, capsys):
-    assert_error(tmp_path, capsys, {"intro": cell("### BEGIN SOLUTION\nx = 1")}, "### BEGIN SOLUTION", "never closed")
+    assert_error(tmp_path, capsys, {"intro": cell("### BEGIN SOLUTION ex-a\nx = 1") + EXERCISE_A}, "### BEGIN SOLUTION ex-a", "never closed")
 
 
 def test_a_cell_cannot_be_both_a_target_and_a_chunk(tmp_path, capsys):
@@ -462,12 +467,10 @@ def test_student_edition_refuses_the_project_itself_and_non_empty_directories(tm
     assert (occupied / "notes.txt").read_text() == "mine" and (occupied / "edugrad" / "a.py").exists()
 
 
-def test_student_edition_needs_exercise_labels_and_backtick_solutions(tmp_path, capsys):
-    unlabelled = cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", ":tangle: edugrad/a.py")
-    project = make_project(tmp_path / "one", {"intro": unlabelled})
-    status, out = run(project, "--student", str(tmp_path / "out1"), capsys=capsys)
-    assert status == 2 and "name the exercise" in out.err
-    assert f"book/intro.md:{line_of(project, 'intro', '### BEGIN SOLUTION')}:" in out.err
+def test_student_edition_needs_backtick_solutions_and_refuses_a_directory_around_the_project(tmp_path, capsys):
+    project = make_project(tmp_path / "one", {"intro": EXERCISE_CHAPTER})
+    status, out = run(project, "--student", str(tmp_path), "--force", capsys=capsys)
+    assert status == 2 and "not around it" in out.err
     colon = cell("x = 1", ":tangle: edugrad/a.py") + ":::{solution} ex-x\nhidden\n:::\n"
     project = make_project(tmp_path / "two", {"intro": colon})
     status, out = run(project, "--student", str(tmp_path / "out2"), capsys=capsys)
