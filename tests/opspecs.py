@@ -132,6 +132,17 @@ def matmul_inputs(data):
     return [normal(rng, left), normal(rng, right)], {}
 
 
+def linear_inputs(data):
+    """Inputs with any leading axes (none: a single example), a weight, and a bias or none."""
+    rng = rng_from(data)
+    leading = data.draw(array_shapes(min_dims=0, max_dims=2, max_side=4), label="leading axes")
+    k, m = (data.draw(st.integers(1, 4), label=name) for name in "km")
+    arrays = [normal(rng, leading + (k,)), normal(rng, (k, m))]
+    if data.draw(st.booleans(), label="bias"):
+        arrays.append(normal(rng, (m,)))
+    return arrays, {}
+
+
 def copy_rows_inputs(data):
     rng = rng_from(data)
     return [normal(rng, (data.draw(st.integers(1, 4)),))], {"num": data.draw(st.integers(1, 4), label="num")}
@@ -228,6 +239,7 @@ SPECS = [
     OpSpec("power", power_inputs, ops.power, lambda torch, a, exponent: a**exponent),
     OpSpec("relu", unary(away_from_zero), ops.relu, lambda torch, a: torch.relu(a)),
     OpSpec("matmul", matmul_inputs, ops.matmul, lambda torch, a, b: a @ b),
+    OpSpec("linear", linear_inputs, ops.linear, lambda torch, x, w, *b: torch.nn.functional.linear(x, w.T, *b)),
     OpSpec(
         "reduce_sum", reduction, ops.reduce_sum,
         lambda torch, a, axis, keepdims: torch.sum(a, dim=torch_dim(axis), keepdim=keepdims),
