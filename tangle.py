@@ -430,7 +430,7 @@ def write_package(root: Path, outputs: dict[str, str], check: bool, force: bool)
 # -- The student edition -------------------------------------------------------------
 
 STUDENT_FILES = ("tangle.py", "pyproject.toml", "README.md", "_config.yml", "_toc.yml", ".gitignore")
-STUDENT_DIRECTORIES = ("book", "tests", "examples")
+STUDENT_DIRECTORIES = ("book", "tests", "examples", "benchmarks")
 
 
 def student_chapter(chapter: str, source: str) -> str:

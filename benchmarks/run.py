@@ -1,0 +1,183 @@
+"""How fast is edugrad? One training step of each workload, in edugrad, in hand-written numpy and in PyTorch.
+
+    python benchmarks/run.py                      # everything; writes benchmarks/results.json
+    python benchmarks/run.py --skip-book          # without the cold book build (several minutes)
+    python benchmarks/run.py --quick --output /tmp/r.json   # small sizes, a few seconds
+
+A step is forward, loss, backward and the SGD update. For each workload, data
+type and kind of embedding gradient, the script first checks that the three
+implementations compute the same loss and gradients from the same weights,
+then times them in interleaved rounds (so that a busy moment of the machine
+hits all three alike) and reports the median time per step, its range, and
+the ratios edugrad/floor and edugrad/torch. Peak memory is measured in a
+fresh process per implementation. All three use the same number of threads.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes and few rounds (for tests)")
+    parser.add_argument("--workloads", nargs="+", default=["mlp", "dan", "nplm", "sgns"])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--threads", type=int, default=1, help="threads for OpenBLAS and PyTorch (default 1)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per implementation")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-book", action="store_true", help="do not time a cold book build")
+    parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    parser.add_argument("--memory-probe", nargs=4, metavar=("IMPL", "WORKLOAD", "GRADIENT", "DTYPE"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+ARGUMENTS = parse_arguments()
+# Thread counts are read when numpy and torch load: set them first.
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = str(ARGUMENTS.threads)
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(HERE))
+import workloads  # noqa: E402
+from suite import check_gradients, implementations, make, summary, time_steps  # noqa: E402
+
+def peak_memory(implementation, workload_name, gradient, dtype) -> float:
+    """Megabytes the training process grows to above the loaded libraries: weights, gradients, temporaries."""
+    command = [sys.executable, __file__, "--threads", str(ARGUMENTS.threads), *(["--quick"] if ARGUMENTS.quick else []),
+               "--memory-probe", implementation, workload_name, gradient, dtype]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"memory probe {command[3:]} failed:\n{result.stderr}")
+    return float(result.stdout.split()[-1])
+
+
+def resident_kilobytes(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+
+
+def memory_probe(implementation, workload_name, gradient, dtype):
+    """(in a fresh process) peak resident memory of 5 steps, above the process with its libraries loaded."""
+    classes = implementations([implementation], ARGUMENTS.threads)
+    workload = (workloads.SMALL if ARGUMENTS.quick else workloads.FULL)[workload_name]
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # reset the peak ("high-water mark") to the current size
+    before = resident_kilobytes("VmRSS")
+    model, batch = make(classes[implementation], workload, gradient, dtype)
+    for _ in range(5):
+        model.step(batch)
+    print((resident_kilobytes("VmHWM") - before) / 1024)
+
+
+def timed_command(command, repeats=1) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def machine() -> str:
+    sys.path.insert(0, str(ROOT / "examples"))
+    from machine import describe
+
+    return describe()
+
+
+def versions() -> dict:
+    import platform
+
+    import edugrad
+
+    found = {"python": platform.python_version(), "numpy": np.__version__, "edugrad": edugrad.__version__}
+    try:
+        import torch
+
+        found["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return found
+
+
+def print_header():
+    header = f"{'workload':<8} {'gradient':<8} {'dtype':<8} {'edugrad ms':>11} {'floor ms':>9} {'torch ms':>9} " \
+             f"{'ed/floor':>8} {'ed/torch':>8}  {'peak MB edugrad/floor/torch':>27}"
+    print(header)
+    print("-" * len(header))
+
+
+def print_row(row):
+    t = row["ms_per_step"]
+    torch_ms = f"{t['torch']['median']:9.3f}" if "torch" in t else f"{'-':>9}"
+    versus_torch = f"{row['edugrad/torch']:8.2f}" if "edugrad/torch" in row else f"{'-':>8}"
+    memory = "/".join(f"{row['peak_mb'][k]:.1f}" for k in row.get("peak_mb", {})) or "-"
+    print(f"{row['workload']:<8} {row['gradient']:<8} {row['dtype']:<8} {t['edugrad']['median']:11.3f} "
+          f"{t['floor']['median']:9.3f} {torch_ms} {row['edugrad/floor']:8.2f} {versus_torch}  {memory:>27}")
+
+
+def main():
+    if ARGUMENTS.memory_probe:
+        memory_probe(*ARGUMENTS.memory_probe)
+        return
+    classes = implementations(threads=ARGUMENTS.threads)
+    table = workloads.SMALL if ARGUMENTS.quick else workloads.FULL
+    rounds = ARGUMENTS.rounds or (3 if ARGUMENTS.quick else 15)
+    block_seconds = 0.005 if ARGUMENTS.quick else 0.1
+    rows = []
+    print_header()
+    for workload_name in ARGUMENTS.workloads:
+        workload = table[workload_name]
+        for gradient in ("dense", "sparse") if workload.has_embedding else ("dense",):
+            for dtype in ARGUMENTS.dtypes:
+                errors = check_gradients(classes, workload, gradient, dtype)
+                times = time_steps(classes, workload, gradient, dtype, rounds, block_seconds)
+                row = {"workload": workload_name, "gradient": gradient, "dtype": dtype,
+                       "ms_per_step": {name: summary(seconds) for name, seconds in times.items()},
+                       "gradient_error": errors, "rounds": rounds}
+                medians = {name: row["ms_per_step"][name]["median"] for name in times}
+                row["edugrad/floor"] = medians["edugrad"] / medians["floor"]
+                if "torch" in medians:
+                    row["edugrad/torch"] = medians["edugrad"] / medians["torch"]
+                    row["floor/torch"] = medians["floor"] / medians["torch"]
+                if not ARGUMENTS.skip_memory:
+                    row["peak_mb"] = {name: peak_memory(name, workload_name, gradient, dtype) for name in classes}
+                rows.append(row)
+                print_row(row)
+    results = {
+        "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "threads": ARGUMENTS.threads,
+        "versions": versions(),
+        "sizes": {name: table[name].sizes for name in ARGUMENTS.workloads},
+        "rows": rows,
+    }
+    if not ARGUMENTS.quick:  # (tangling rewrites edugrad/: not from a test)
+        results["tangle_seconds"] = timed_command([sys.executable, "tangle.py"], repeats=3)
+    ARGUMENTS.output.write_text(json.dumps(results, indent=1) + "\n")
+    if not ARGUMENTS.skip_book and not ARGUMENTS.quick:
+        import tempfile
+
+        # The book's chapter "How fast is edugrad?" reads the file just written.
+        with tempfile.TemporaryDirectory() as output:
+            results["book_build_seconds"] = timed_command(["jupyter-book", "build", "--all", "--path-output", output, "."])
+    if "tangle_seconds" in results:
+        print(f"\npython tangle.py: {results['tangle_seconds']:.2f} s")
+    if "book_build_seconds" in results:
+        print(f"cold book build: {results['book_build_seconds']:.0f} s")
+    ARGUMENTS.output.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"written to {ARGUMENTS.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The same workloads in PyTorch, written as a PyTorch user would (autograd, torch.optim.SGD).
+
+Weights are leaf tensors in edugrad's layout (Linear weights [inputs,
+outputs]) so that all three implementations start from the same numbers.
+"""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+class TorchModel:
+    def __init__(self, workload, weights: dict, sparse: bool = False):
+        self.workload, self.sparse = workload, sparse
+        self.params = {name: torch.tensor(array, requires_grad=True) for name, array in weights.items()}
+        self.optimizer = torch.optim.SGD(self.params.values(), lr=workload.lr)
+        self.forward = getattr(self, workload.name)
+
+    def to_torch(self, batch):
+        return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in batch.items()}
+
+    def step(self, batch) -> float:
+        self.optimizer.zero_grad()
+        loss = self.forward(batch)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def gradients(self, batch) -> tuple:
+        self.optimizer.zero_grad()
+        loss = self.forward(batch)
+        loss.backward()
+        grads = {}
+        for name, param in self.params.items():
+            grad = param.grad
+            grads[name] = (grad.to_dense() if grad.is_sparse else grad).numpy().copy()
+        return loss.item(), grads
+
+    def mlp(self, b):
+        p = self.params
+        a1 = torch.relu(b["inputs"] @ p["0.weight"] + p["0.bias"])
+        a2 = torch.relu(a1 @ p["2.weight"] + p["2.bias"])
+        return F.mse_loss(a2 @ p["4.weight"] + p["4.bias"], b["targets"])
+
+    def dan(self, b):
+        p = self.params
+        words = F.embedding(b["indices"], p["embedding.weight"], padding_idx=0, sparse=self.sparse)
+        average = words.sum(dim=1) / b["lengths"][:, None].to(words.dtype)
+        a1 = torch.relu(average @ p["hidden.0.weight"] + p["hidden.0.bias"])
+        a2 = torch.relu(a1 @ p["hidden.2.weight"] + p["hidden.2.bias"])
+        return F.cross_entropy(a2 @ p["output.weight"] + p["output.bias"], b["labels"])
+
+    def nplm(self, b):
+        p, contexts = self.params, b["contexts"]
+        x = F.embedding(contexts, p["embedding.weight"], sparse=self.sparse).reshape(len(contexts), -1)
+        hidden = torch.tanh(x @ p["hidden.weight"] + p["hidden.bias"])
+        return F.cross_entropy(hidden @ p["output.weight"] + p["output.bias"], b["next_words"])
+
+    def sgns(self, b):
+        p, candidates = self.params, b["candidates"]
+        words = F.embedding(b["centres"], p["words.weight"], sparse=self.sparse)
+        contexts = F.embedding(candidates, p["contexts.weight"], sparse=self.sparse)
+        scores = (words[:, None, :] * contexts).sum(dim=-1)
+        signs = torch.where(torch.arange(candidates.shape[1]) == 0, 1.0, -1.0).to(scores.dtype)
+        return -F.logsigmoid(scores * signs).sum()
