@@ -28,15 +28,18 @@ ROOT = HERE.parent
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few rounds (for tests)")
-    parser.add_argument("--workloads", nargs="+", default=["mlp", "dan", "nplm", "sgns"])
-    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--workloads", nargs="+", default=["mlp", "dan", "nplm", "sgns"], choices=["mlp", "dan", "nplm", "sgns"])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
     parser.add_argument("--threads", type=int, default=1, help="threads for OpenBLAS and PyTorch (default 1)")
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per implementation")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-book", action="store_true", help="do not time a cold book build")
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
     parser.add_argument("--memory-probe", nargs=4, metavar=("IMPL", "WORKLOAD", "GRADIENT", "DTYPE"), help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    arguments = parser.parse_args(argv)
+    if arguments.threads < 1 or (arguments.rounds is not None and arguments.rounds < 1):
+        parser.error("--threads and --rounds must be at least 1")
+    return arguments
 
 
 ARGUMENTS = parse_arguments()
@@ -49,6 +52,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(HERE))
 import workloads  # noqa: E402
 from suite import check_gradients, implementations, make, summary, time_steps  # noqa: E402
+
 
 def peak_memory(implementation, workload_name, gradient, dtype) -> float:
     """Megabytes the training process grows to above the loaded libraries: weights, gradients, temporaries."""
