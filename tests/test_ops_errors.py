@@ -6,6 +6,16 @@ import pytest
 from edugrad import Tensor, ops
 
 
+def test_linear_names_the_shapes_that_do_not_fit():
+    x, weight = Tensor(np.ones((4, 3))), Tensor(np.ones((2, 5)))
+    with pytest.raises(ValueError, match=r"linear: inputs of shape \(4, 3\) do not fit a weight of shape \(2, 5\) \(the last axis of the inputs must have 2 entries\)"):
+        ops.linear(x, weight)
+    with pytest.raises(ValueError, match=r"linear: the bias must have shape \(5,\), got \(4,\)"):
+        ops.linear(Tensor(np.ones((4, 2))), weight, Tensor(np.ones(4)))
+    with pytest.raises(ValueError, match=r"linear: inputs of shape \(\) do not fit"):
+        ops.linear(Tensor(1.0), weight)
+
+
 def test_matmul_shape_mismatch():
     with pytest.raises(ValueError, match=r"matmul: cannot multiply shapes \(3, 4\) and \(3, 4\): the last axis of the first \(4\) must match the first axis of the second \(3\)"):
         ops.matmul(Tensor(np.ones((3, 4))), Tensor(np.ones((3, 4))))
