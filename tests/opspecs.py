@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from hypothesis import strategies as st
+from hypothesis import assume, strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 from edugrad import ops
@@ -224,6 +224,9 @@ def standardize_inputs(data):
     rng = rng_from(data)
     x = wide(rng, shape(data, min_dims=1, min_side=2))
     axes = data.draw(st.one_of(st.integers(-x.ndim, x.ndim - 1), st.just(tuple(range(x.ndim)))), label="axis")
+    # A group of nearly equal values is ill-conditioned: its gradient grows like 1/std and
+    # float32 rounding with it (std 0.014 gave a relative error of 1.7e-4). Keep groups spread out.
+    assume(np.all(np.std(x, axis=axes) > 0.1))
     return [x], {"axis": axes}
 
 
