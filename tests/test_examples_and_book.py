@@ -50,6 +50,40 @@ def test_every_chapter_is_an_executable_myst_notebook():
         assert "```{code-cell}" in text, f"{chapter.name} has no code cells to execute"
 
 
+def test_no_cell_shows_a_traceback():
+    """A cell that raises is drawn as a traceback, which each IPython and Pygments draws differently
+    (IPython 9.18 prints source lines whose backticks break the strict build). Errors are shown with
+    shows_error (book/pagetools.py), which prints the type and message and fails if nothing is raised."""
+    for chapter in toc_chapters():
+        for number, line in enumerate(chapter.read_text(encoding="utf-8").splitlines(), 1):
+            assert "raises-exception" not in line, f"{chapter.name}:{number}: use `with shows_error(...)` instead"
+
+
+def test_shows_error_prints_the_error_and_refuses_a_block_that_raises_nothing(capsys):
+    sys.path.insert(0, str(ROOT / "book"))
+    try:
+        from pagetools import shows_error
+    finally:
+        sys.path.remove(str(ROOT / "book"))
+    with shows_error(ValueError):
+        raise ValueError("matmul: shapes (3, 4) and (3, 4)")
+    assert capsys.readouterr().out == "ValueError: matmul: shapes (3, 4) and (3, 4)\n"
+    try:
+        with shows_error(ValueError):
+            pass
+    except AssertionError as error:
+        assert "expected to raise ValueError, and raised nothing" in str(error)
+    else:
+        raise AssertionError("shows_error accepted a block that raised nothing")
+    try:
+        with shows_error(ValueError):
+            raise KeyError("another kind")
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("shows_error swallowed an error of another kind")
+
+
 def test_every_chapter_file_is_in_the_toc_and_chapter_names_carry_no_numbers():
     listed = {path.resolve() for path in toc_chapters()}
     for path in (ROOT / "book").glob("*.md"):
