@@ -429,7 +429,7 @@ def write_package(root: Path, outputs: dict[str, str], check: bool, force: bool)
 
 # -- The student edition -------------------------------------------------------------
 
-STUDENT_FILES = ("tangle.py", "pyproject.toml", "README.md", "_config.yml", "_toc.yml", ".gitignore")
+STUDENT_FILES = ("tangle.py", "pyproject.toml", "requirements.lock", "README.md", "_config.yml", "_toc.yml", ".gitignore")
 STUDENT_DIRECTORIES = ("book", "tests", "examples", "benchmarks")
 
 
