@@ -128,6 +128,13 @@ def test_package_cells_name_their_file_and_chunks_their_file_and_class(built):
         assert "edugrad-package-cell" in cell["classes"] and "edugrad-badge-package" in cell["badges"][0]["classes"]
 
 
+def test_a_hidden_input_stays_folded_under_its_badge(built):
+    html = (built / "index.html").read_text()
+    badge, fold, code = html.index("edugrad/helpers.py"), html.index("<details"), html.index(">helper<")
+    assert badge < fold < code, "the badge must come before the fold, and the code inside it"
+    assert html.count("<details") == 1  # only the hidden cell is folded
+
+
 def test_page_only_cells_look_different_and_sketches_say_so(built):
     parser = Cells()
     parser.feed((built / "index.html").read_text())

@@ -10,9 +10,12 @@ different.
 
 myst-nb turns each code cell into a ``container`` node with
 ``nb_element="cell_code"`` and the cell's options in ``cell_metadata``; the
-badge is put at the top of that container, outside a hidden input, so that
-it shows even when the code is folded away. Where a chunk goes is read from
-the chapters with the project's own ``tangle.py``.
+badge is put at the top of that container. That happens in a post-transform
+that runs after myst-nb's own ``HideInputCells`` (priority 199), which folds
+a hidden input away only if it is the container's first child: the badge
+then lands above the fold and shows even when the code is folded away.
+Where a chunk goes is read from the chapters with the project's own
+``tangle.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 from pathlib import Path
 
 from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 DEFINITION = re.compile(r"^(?:@\w|def |class |async def )", re.M)
 
@@ -80,8 +84,7 @@ def cell_source(container) -> str:
     return blocks[0] if blocks else ""
 
 
-def add_badges(app, doctree) -> None:
-    homes = app.env.edugrad_chunk_homes
+def add_badges(homes: dict, doctree) -> None:
     for container in list(doctree.findall(nodes.container)):
         if container.get("nb_element") != "cell_code":
             continue
@@ -103,6 +106,15 @@ def add_badges(app, doctree) -> None:
                 container.insert(0, badge("sketch", "page only: a sketch, not part of the package"))
 
 
+class TangleBadges(SphinxPostTransform):
+    """Put the badges on the code cells, after myst-nb has folded the hidden inputs."""
+
+    default_priority = 250  # after myst_nb's HideInputCells (199)
+
+    def run(self, **kwargs) -> None:
+        add_badges(getattr(self.env, "edugrad_chunk_homes", {}), self.document)
+
+
 def read_chunk_homes(app) -> None:
     app.env.edugrad_chunk_homes = chunk_homes(Path(app.srcdir))
 
@@ -114,6 +126,6 @@ def add_static_path(app, config) -> None:
 def setup(app):
     app.connect("config-inited", add_static_path)
     app.connect("builder-inited", read_chunk_homes)
-    app.connect("doctree-read", add_badges)
+    app.add_post_transform(TangleBadges)
     app.add_css_file("tangle_badges.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
