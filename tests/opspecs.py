@@ -260,6 +260,7 @@ SPECS = [
     OpSpec("log", unary(positive), ops.log, lambda torch, a: torch.log(a), exercise="ex_log"),
     OpSpec("sigmoid", unary(wide), ops.sigmoid, lambda torch, a: torch.sigmoid(a), exercise="ex_sigmoid"),
     OpSpec("tanh", unary(wide), ops.tanh, lambda torch, a: torch.tanh(a)),
+    OpSpec("softplus", unary(wide), ops.softplus, lambda torch, a: torch.nn.functional.softplus(a), exercise="ex_planted_bug"),
     OpSpec(
         "reduce_max", reduction, ops.reduce_max,
         lambda torch, a, axis, keepdims: torch.amax(a, dim=() if axis is None else axis, keepdim=keepdims),
@@ -271,8 +272,8 @@ SPECS = [
     OpSpec("reshape", reshape_inputs, ops.reshape, lambda torch, a, shape: a.reshape(shape)),
     OpSpec("concat", concat_inputs, ops.concat, lambda torch, *arrays, axis: torch.cat(arrays, dim=axis)),
     OpSpec("vecdot", vecdot_inputs, ops.vecdot, lambda torch, a, b: torch.linalg.vecdot(a, b), exercise="ex_vecdot"),
-    OpSpec("lookup_rows", lookup_inputs, ops.lookup_rows, lambda torch, matrix, indices: matrix[indices]),
-    OpSpec("softmax", class_axis, ops.softmax, lambda torch, a, axis: torch.softmax(a, dim=axis)),
+    OpSpec("lookup_rows", lookup_inputs, ops.lookup_rows, lambda torch, matrix, indices: matrix[indices], exercise="ex_scatter_add"),
+    OpSpec("softmax", class_axis, ops.softmax, lambda torch, a, axis: torch.softmax(a, dim=axis), exercise="ex_softmax_backward"),
     OpSpec("log_softmax", class_axis, ops.log_softmax, lambda torch, a, axis: torch.log_softmax(a, dim=axis)),
     OpSpec(
         "cross_entropy", class_targets, ops.cross_entropy,
@@ -282,7 +283,7 @@ SPECS = [
         "cross_entropy_soft_targets", distribution_targets, ops.cross_entropy,
         lambda torch, logits, targets: torch.nn.functional.cross_entropy(logits, targets),
     ),
-    OpSpec("standardize", standardize_inputs, ops.standardize, torch_standardize),
+    OpSpec("standardize", standardize_inputs, ops.standardize, torch_standardize, exercise="ex_standardize_backward"),
     OpSpec(
         "binary_cross_entropy_with_logits", binary_targets, ops.binary_cross_entropy_with_logits,
         lambda torch, logits, targets: torch.nn.functional.binary_cross_entropy_with_logits(logits, targets),

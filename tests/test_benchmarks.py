@@ -22,8 +22,13 @@ from numpy_floor import Floor  # noqa: E402
 
 # The skip-gram model is built from the operations of the exercises.
 SKIP_GRAM_MARKS = [pytest.mark.ex_multiply, pytest.mark.ex_log, pytest.mark.ex_sigmoid, pytest.mark.ex_vecdot]
+# Embeddings' gradients go through scatter_add, the exercise ex-scatter-add.
+EMBEDDING_MARKS = [pytest.mark.ex_scatter_add]
 CASES = [
-    pytest.param(name, gradient, marks=SKIP_GRAM_MARKS if name == "sgns" else [], id=f"{name}-{gradient}")
+    pytest.param(
+        name, gradient, id=f"{name}-{gradient}",
+        marks=(SKIP_GRAM_MARKS if name == "sgns" else []) + (EMBEDDING_MARKS if workload.has_embedding else []),
+    )
     for name, workload in workloads.SMALL.items()
     for gradient in (("dense", "sparse") if workload.has_embedding else ("dense",))
 ]
@@ -37,6 +42,7 @@ def test_edugrad_the_numpy_floor_and_torch_compute_the_same_step(name, gradient)
     assert max(errors.values()) < 1e-12, errors
 
 
+@pytest.mark.ex_scatter_add
 def test_the_agreement_check_catches_a_wrong_gradient():
     class WrongFloor(Floor):
         def nplm(self, batch):
@@ -49,6 +55,7 @@ def test_the_agreement_check_catches_a_wrong_gradient():
         suite.check_gradients(classes, workloads.SMALL["nplm"], "dense", "float64")
 
 
+@pytest.mark.ex_scatter_add
 def test_a_training_step_changes_the_weights_the_same_way():
     workload = workloads.SMALL["dan"]
     classes = suite.implementations(["edugrad"])
@@ -60,6 +67,7 @@ def test_a_training_step_changes_the_weights_the_same_way():
         np.testing.assert_allclose(param.value, floor.params[name], rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.ex_scatter_add
 def test_the_script_writes_a_table_of_ratios(tmp_path):
     output = tmp_path / "results.json"
     command = [sys.executable, "benchmarks/run.py", "--quick", "--rounds", "2", "--workloads", "mlp", "nplm",

@@ -333,3 +333,25 @@ def test_the_package_draws_without_ipython():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "<svg\n"
+
+
+def test_highlighted_tensors_and_edges_are_red_and_show_grads_may_map_tensors_to_gradients():
+    from edugrad.drawing import EDGE_COLOUR, HIGHLIGHT_COLOUR
+
+    loss, (x, target, weight, bias) = one_neuron_loss()
+    loss.backward()
+    product = loss.parents[0].parents[0].parents[0]
+    plain = parse(draw_graph(loss))
+    lit = parse(draw_graph(loss, show_grads={weight: np.array([[7.0], [8.0]])}, highlight=[product, (weight, product)]))
+    red_paths = [path for path in lit.iter(SVG + "path") if path.get("stroke") == HIGHLIGHT_COLOUR]
+    red_boxes = [rect for rect in tensor_boxes(lit) if rect.get("stroke") == HIGHLIGHT_COLOUR]
+    assert len(red_paths) == 1 and len(red_boxes) == 1
+    assert not [path for path in plain.iter(SVG + "path") if path.get("stroke") != EDGE_COLOUR]
+    other = parse(draw_graph(loss, highlight=[(x, product)]))
+    other_red = [path.get("d") for path in other.iter(SVG + "path") if path.get("stroke") == HIGHLIGHT_COLOUR]
+    assert len(other_red) == 1 and other_red[0] != red_paths[0].get("d")  # the edge asked for, not any edge
+    lines = texts(lit)
+    assert "grad [[7], [8]]" in lines or any(line.startswith("grad ") and "7" in line and "8" in line for line in lines)
+    assert sum(line.startswith("grad ") for line in lines) == 1  # only the tensor in the dict shows a gradient
+    with pytest.raises(TypeError):
+        draw_graph(loss, highlight=5)

@@ -32,6 +32,7 @@ def training_losses(seed):
     return losses
 
 
+@pytest.mark.ex_adam  # trains with Adam
 def test_the_same_seed_gives_bit_for_bit_identical_losses():
     first, second, other = training_losses(7), training_losses(7), training_losses(8)
     assert first == second
@@ -54,6 +55,7 @@ class Recorder(nn.Module):
         self.weight = edugrad.Tensor(np.zeros(1))
 
 
+@pytest.mark.ex_early_stopping
 def test_early_stopping_stops_after_patience_and_restores_the_best_parameters():
     model, stopper = Recorder(), EarlyStopping(patience=3, mode="max")
     scores = [0.5, 0.7, 0.6, 0.69, 0.8, 0.79, 0.78, 0.77, 0.9]
@@ -69,6 +71,7 @@ def test_early_stopping_stops_after_patience_and_restores_the_best_parameters():
     assert stopper.history == scores[:8]
 
 
+@pytest.mark.ex_early_stopping
 def test_early_stopping_min_mode_and_min_delta():
     stopper = EarlyStopping(patience=1, mode="min", min_delta=0.1)
     model = Recorder()

@@ -158,6 +158,7 @@ def test_activation_modules_match_their_ops(module, op):
     assert module.parameters() == []
 
 
+@pytest.mark.ex_scatter_add
 def test_embedding_matches_torch_including_the_padding_row(torch):
     np.random.seed(0)
     embedding = nn.Embedding(6, 3, padding_idx=0)

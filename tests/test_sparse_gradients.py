@@ -7,6 +7,9 @@ from edugrad import Tensor, gradcheck, nn, ops, optim
 from edugrad.checking import weighted_sum
 from edugrad.ops.indexing import RowSparseGrad
 
+# Every test here scatters rows into a table: they need the exercise ex-scatter-add.
+pytestmark = pytest.mark.ex_scatter_add
+
 
 def two_lookups_loss(table, sparse):
     first = ops.lookup_rows(table, np.array([[1, 4, 1], [0, 2, 4]]), padding_idx=0, sparse=sparse)

@@ -14,7 +14,11 @@ import pytest
 
 from conftest import ROOT
 
-EXERCISES = ["ex_multiply", "ex_log", "ex_sigmoid", "ex_vecdot"]
+EXERCISES = [
+    "ex_multiply", "ex_log", "ex_sigmoid", "ex_vecdot",  # the skip-gram homework's operations
+    "ex_topological_order", "ex_sum_to_shape", "ex_planted_bug", "ex_scatter_add",
+    "ex_softmax_backward", "ex_adam", "ex_standardize_backward", "ex_early_stopping",
+]
 SELECT_EXERCISES = " or ".join(EXERCISES)
 
 
@@ -73,5 +77,21 @@ def test_the_student_edition_has_stubs_and_no_solutions(student):
     assert 'raise NotImplementedError("ex-sigmoid: see elementwise#ex-sigmoid")' in chapter
     package = (student / "edugrad" / "ops" / "linalg.py").read_text()
     assert package.count('raise NotImplementedError("ex-vecdot: see linalg#ex-vecdot")') == 2
+    stubs = {
+        "tensor.py": ["ex-topological-order: see graph", "ex-sum-to-shape: see graph"],
+        "ops/elementwise.py": ["ex-planted-bug: see checking"],
+        "ops/indexing.py": ["ex-scatter-add: see indexing"],
+        "ops/losses.py": ["ex-softmax-backward: see losses"],
+        "ops/normalization.py": ["ex-standardize-backward: see normalization"],
+        "optim.py": ["ex-adam: see adaptive-optimizers"],
+        "experiments.py": ["ex-early-stopping: see experiments"],
+    }
+    for path, messages in stubs.items():
+        text = (student / "edugrad" / path).read_text()
+        for message in messages:
+            assert f'raise NotImplementedError("{message}' in text, (path, message)
+    markers = (ROOT / "pyproject.toml").read_text()
+    for marker in EXERCISES:
+        assert f'"{marker}: needs the exercise' in markers, marker
     result = subprocess.run([sys.executable, "tangle.py", "--check"], cwd=student, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

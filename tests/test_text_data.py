@@ -88,6 +88,7 @@ def test_bucketing_by_length_keeps_every_example_and_cuts_padding():
     assert len(first_batches) == 3  # still shuffled
 
 
+@pytest.mark.ex_scatter_add
 def test_coalesce_sums_repeated_rows():
     from edugrad.ops.indexing import RowSparseGrad
 
