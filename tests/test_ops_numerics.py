@@ -161,6 +161,8 @@ def test_a_tensor_iterates_over_its_first_axis_like_an_array():
     assert len(rows) == 3 and all(isinstance(row, Tensor) and row.shape == (2,) for row in rows)
     weighted_sum(ops.stack(*rows), np.arange(6.0).reshape(3, 2)).backward()
     assert np.array_equal(x.grad, np.arange(6.0).reshape(3, 2))
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(Tensor(1.0))
 
 
 def test_where_keeps_float32_and_a_masked_fill_with_minus_infinity_passes_no_gradient():
