@@ -125,10 +125,14 @@ def power_inputs(data):
 
 
 def matmul_inputs(data):
+    """Vectors, matrices and stacks of matrices whose batch axes broadcast (numpy's matmul)."""
     rng = rng_from(data)
     n, k, m = (data.draw(st.integers(1, 4), label=name) for name in "nkm")
-    left = data.draw(st.sampled_from([(n, k), (k,)]), label="left shape")
-    right = data.draw(st.sampled_from([(k, m), (k,)]), label="right shape")
+    batch_a, batch_b = data.draw(
+        mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, max_side=3), label="batch axes"
+    ).input_shapes
+    left = data.draw(st.sampled_from([batch_a + (n, k), (k,)]), label="left shape")
+    right = data.draw(st.sampled_from([batch_b + (k, m), (k,)]), label="right shape")
     return [normal(rng, left), normal(rng, right)], {}
 
 
@@ -236,6 +240,96 @@ def torch_standardize(torch, x, axis):
     return (x - mean) / torch.sqrt(variance + 1e-5)
 
 
+def index_key(data, shape):
+    """A numpy index for an array of this shape: per axis an integer, a slice (any step) or all of it;
+    perhaps one array of integer indices (with repeats), a new axis (None), or ... in front."""
+    use_array = data.draw(st.booleans(), label="an index array")
+    array_axis = data.draw(st.integers(0, len(shape) - 1), label="its axis") if use_array else None
+    parts = []
+    for axis, side in enumerate(shape):
+        if axis == array_axis:
+            parts.append(np.array(data.draw(st.lists(st.integers(-side, side - 1), min_size=1, max_size=4), label="indices")))
+            continue
+        # With an index array, integers elsewhere would move the indexed axes (numpy's rule for mixed
+        # advanced indices); slices only keep the case both libraries define the same way.
+        kinds = ["slice", "all"] if use_array else ["int", "slice", "all"]
+        kind = data.draw(st.sampled_from(kinds), label=f"axis {axis}")
+        if kind == "int":
+            parts.append(data.draw(st.integers(-side, side - 1), label="index"))
+        elif kind == "slice":
+            start = data.draw(st.one_of(st.none(), st.integers(-side, side)), label="start")
+            stop = data.draw(st.one_of(st.none(), st.integers(-side, side)), label="stop")
+            parts.append(slice(start, stop, data.draw(st.sampled_from([None, 1, 2, 3]), label="step")))
+        else:
+            parts.append(slice(None))
+    if data.draw(st.booleans(), label="new axis"):
+        parts.insert(data.draw(st.integers(0, len(parts)), label="where"), None)
+    if data.draw(st.booleans(), label="ellipsis"):
+        parts = [Ellipsis] + parts[data.draw(st.integers(0, len(parts)), label="axes left to ...") :]
+    return tuple(parts)
+
+
+def getitem_inputs(data):
+    rng = rng_from(data)
+    x = normal(rng, shape(data, min_dims=1))
+    return [x], {"key": index_key(data, x.shape)}
+
+
+def torch_key(torch, key):
+    return tuple(torch.tensor(part) if isinstance(part, np.ndarray) else part for part in key)
+
+
+def stack_inputs(data):
+    rng = rng_from(data)
+    s = shape(data)
+    count = data.draw(st.integers(1, 3), label="count")
+    axis = data.draw(st.integers(-len(s) - 1, len(s)), label="axis")
+    return [normal(rng, s) for _ in range(count)], {"axis": axis}
+
+
+def axis_of_one(data):
+    rng = rng_from(data)
+    x = normal(rng, shape(data, min_dims=1))
+    return [x], {"axis": data.draw(st.integers(-x.ndim, x.ndim - 1), label="axis")}
+
+
+def split_inputs(data):
+    rng = rng_from(data)
+    x = normal(rng, shape(data, min_dims=1, max_side=5))
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1), label="axis")
+    length = x.shape[axis]
+    sizes = data.draw(
+        st.one_of(
+            st.integers(1, length + 1),
+            st.lists(st.integers(0, length), min_size=1, max_size=4).filter(lambda sizes: sum(sizes) <= length)
+            .map(lambda sizes: sizes + [length - sum(sizes)]),
+        ),
+        label="split_size_or_sections",
+    )
+    return [x], {"split_size_or_sections": sizes, "axis": axis}
+
+
+def reordered(pieces):
+    """The pieces in reverse order: a gradient sent back to the wrong piece changes the result.
+    (Reordering, not scaling: multiply is an exercise, and these tests must pass without it.)"""
+    return list(reversed(pieces))
+
+
+def where_inputs(data):
+    rng = rng_from(data)
+    shape_c, shape_a, shape_b = broadcastable_shapes(data, count=3)
+    return [rng.random(shape_c) < 0.5, normal(rng, shape_a), normal(rng, shape_b)], {}
+
+
+def masked_fill_inputs(data):
+    rng = rng_from(data)
+    s = shape(data)
+    trailing = s[len(s) - data.draw(st.integers(0, len(s)), label="mask axes") :]
+    mask_shape = tuple(side if data.draw(st.booleans(), label="keep side") else 1 for side in trailing)
+    value = data.draw(st.sampled_from([0.0, -1.5, 1e4]), label="value")  # -inf would make the weighted sum nan
+    return [normal(rng, s), rng.random(mask_shape) < 0.5], {"value": value}
+
+
 SPECS = [
     OpSpec("add", binary_broadcast(), ops.add, lambda torch, a, b: a + b),
     OpSpec("minus", binary_broadcast(), ops.minus, lambda torch, a, b: a - b),
@@ -288,6 +382,22 @@ SPECS = [
         "binary_cross_entropy_with_logits", binary_targets, ops.binary_cross_entropy_with_logits,
         lambda torch, logits, targets: torch.nn.functional.binary_cross_entropy_with_logits(logits, targets),
     ),
+]
+
+SPECS += [
+    OpSpec("getitem", getitem_inputs, ops.getitem, lambda torch, a, key: a[torch_key(torch, key)]),
+    OpSpec("stack", stack_inputs, ops.stack, lambda torch, *arrays, axis: torch.stack(arrays, dim=axis)),
+    OpSpec(
+        "unbind", axis_of_one, lambda a, axis: ops.stack(*reordered(ops.unbind(a, axis)), axis=axis),
+        lambda torch, a, axis: torch.stack(reordered(torch.unbind(a, dim=axis)), dim=axis),
+    ),
+    OpSpec(
+        "split", split_inputs,
+        lambda a, split_size_or_sections, axis: ops.concat(*reordered(ops.split(a, split_size_or_sections, axis)), axis=axis),
+        lambda torch, a, split_size_or_sections, axis: torch.cat(reordered(torch.split(a, split_size_or_sections, dim=axis)), dim=axis),
+    ),
+    OpSpec("where", where_inputs, ops.where, lambda torch, condition, a, b: torch.where(condition, a, b)),
+    OpSpec("masked_fill", masked_fill_inputs, ops.masked_fill, lambda torch, a, mask, value: a.masked_fill(mask, value)),
 ]
 
 SPECS_BY_NAME = {spec.name: spec for spec in SPECS}

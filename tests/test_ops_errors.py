@@ -19,8 +19,12 @@ def test_linear_names_the_shapes_that_do_not_fit():
 def test_matmul_shape_mismatch():
     with pytest.raises(ValueError, match=r"matmul: cannot multiply shapes \(3, 4\) and \(3, 4\): the last axis of the first \(4\) must match the first axis of the second \(3\)"):
         ops.matmul(Tensor(np.ones((3, 4))), Tensor(np.ones((3, 4))))
-    with pytest.raises(ValueError, match=r"matmul: expects 1-D or 2-D operands, got shapes \(2, 3, 4\) and \(4, 2\)"):
-        Tensor(np.ones((2, 3, 4))) @ np.ones((4, 2))
+    with pytest.raises(ValueError, match=r"matmul: the batch axes \(2,\) and \(3,\) of shapes \(2, 3, 4\) and \(3, 4, 2\) do not broadcast"):
+        Tensor(np.ones((2, 3, 4))) @ np.ones((3, 4, 2))
+    with pytest.raises(ValueError, match=r"matmul: cannot multiply shapes \(2, 3, 4\) and \(5, 3, 2\): the last axis of the first \(4\) must match the second-to-last axis of the second \(3\)"):
+        Tensor(np.ones((2, 3, 4))) @ np.ones((5, 3, 2))
+    with pytest.raises(ValueError, match=r"matmul: operands need at least one axis, got shapes \(\) and \(3,\)"):
+        ops.matmul(Tensor(2.0), np.ones(3))
 
 
 @pytest.mark.parametrize("op", [ops.add, pytest.param(ops.multiply, marks=pytest.mark.ex_multiply), ops.divide, ops.minus], ids=lambda op: op.__name__)
@@ -90,3 +94,23 @@ def test_an_op_given_something_that_is_not_a_tensor_number_or_array(bad):
 def test_power_needs_a_number_exponent():
     with pytest.raises(TypeError, match="power: the exponent must be a number, not a Tensor"):
         Tensor(np.ones(2)) ** Tensor(np.ones(2))
+
+
+def test_sequence_ops_name_the_op_and_the_shapes():
+    batch = Tensor(np.ones((2, 5, 3)))
+    with pytest.raises(IndexError, match=r"getitem: index 5 is out of bounds for axis 1 with size 5 \(input shapes: \(2, 5, 3\)\)"):
+        batch[:, 5]
+    with pytest.raises(ValueError, match=r"stack: all input arrays must have the same shape \(input shapes: \(2, 3\), \(2, 5, 3\)\)"):
+        ops.stack(Tensor(np.ones((2, 3))), batch)
+    with pytest.raises(IndexError, match=r"unbind: axis 3 is out of range for an array with 3 axes"):
+        ops.unbind(batch, 3)
+    with pytest.raises(ValueError, match=r"split: lengths \[2, 2\] add up to 4, but axis 1 of shape \(2, 5, 3\) has length 5"):
+        ops.split(batch, [2, 2], axis=1)
+    with pytest.raises(ValueError, match=r"split: the length of the pieces must be positive, got 0"):
+        batch.split(0)
+    with pytest.raises(TypeError, match=r"where: the condition must be an array of booleans, got int64"):
+        ops.where(np.array([1, 0]), np.ones(2), np.zeros(2))
+    with pytest.raises(ValueError, match=r"masked_fill: a mask of shape \(5, 1\) does not broadcast to the input's shape \(2, 5\)"):
+        ops.masked_fill(Tensor(np.ones((2, 5))), np.ones((5, 1), dtype=bool), 0.0)
+    with pytest.raises(ValueError, match=r"masked_fill: a mask of shape \(2, 1\) does not broadcast to the input's shape \(2,\)"):
+        Tensor(np.ones(2)).masked_fill(np.ones((2, 1), dtype=bool), 0.0)

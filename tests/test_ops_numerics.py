@@ -149,3 +149,31 @@ def test_no_grad_records_nothing_for_every_op():
     with no_grad():
         outputs = [ops.softmax(x), ops.tanh(x), ops.concat(x, x), ops.matmul(x, x.T), x.T, x.sum()]
     assert all(out.parents == () and not out.requires_grad for out in outputs)
+
+
+def test_getitem_adds_the_gradients_of_repeated_indices_and_leaves_unpicked_entries_at_zero():
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    ops.reduce_sum(x[:, [0, 0, 2]]).backward()
+    assert np.array_equal(x.grad, [[2, 0, 1], [2, 0, 1]])
+    y = Tensor(np.arange(4.0))
+    ops.reduce_sum(y[1:3]).backward()
+    assert np.array_equal(y.grad, [0, 1, 1, 0])
+
+
+def test_a_tensor_iterates_over_its_first_axis_like_an_array():
+    x = Tensor(np.arange(6.0).reshape(3, 2))
+    rows = list(x)
+    assert len(rows) == 3 and all(isinstance(row, Tensor) and row.shape == (2,) for row in rows)
+    weighted_sum(ops.stack(*rows), np.arange(6.0).reshape(3, 2)).backward()
+    assert np.array_equal(x.grad, np.arange(6.0).reshape(3, 2))
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(Tensor(1.0))
+
+
+def test_where_keeps_float32_and_a_masked_fill_with_minus_infinity_passes_no_gradient():
+    scores = Tensor(np.ones((2, 3), dtype=np.float32))
+    mask = np.array([[False, False, True], [False, True, True]])
+    out = ops.softmax(scores.masked_fill(mask, -np.inf), axis=1)
+    assert out.value.dtype == np.float32 and np.all(out.value[mask] == 0)
+    weighted_sum(out, np.arange(6.0, dtype=np.float32).reshape(2, 3)).backward()
+    assert scores.grad.dtype == np.float32 and np.all(scores.grad[mask] == 0)
