@@ -6,6 +6,7 @@ anywhere else. Cells are shown as given: format numbers before passing them.
 """
 
 import html
+import re
 
 
 class Table:
@@ -20,8 +21,8 @@ class Table:
         self.caption = caption
 
     def _repr_html_(self) -> str:
-        def numeric(text):
-            return text.replace(".", "", 1).replace("%", "").replace("±", "").replace(" ", "").lstrip("+-−").isdigit()
+        def numeric(text):  # right-align numbers, with a sign, a spread, a percent or a unit
+            return re.fullmatch(r"[+\-−]?[\d,]*\.?\d+%?( ± [\d.]+)?( [a-z]+)?", text) is not None
 
         head = "".join(f"<th>{html.escape(title)}</th>" for title in self.header)
         body = "".join(
