@@ -139,6 +139,36 @@ FIND_BROKEN_IMAGES = """async () => {
 }"""
 
 
+# Code, output, math and tables that do not fit: an element whose content is wider than its box (the theme
+# clips it or hides it behind a scroll bar), or that reaches past the right edge of the page's article.
+WIDTH = 1280  # the width a lecture's projector or a laptop shows the book at
+FIND_OVERFLOW = r"""async () => {
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+    await document.fonts.ready;
+    const article = document.querySelector("article") || document.querySelector("main") || document.body;
+    const right = article.getBoundingClientRect().right;
+    const selectors = ["div.cell_input pre", "div.cell_output pre", "div.output pre", "div.highlight pre",
+                       "div.cell_output table", "table.results-table", "div.math", "mjx-container[display='true']"];
+    const problems = [];
+    const seen = new Set();
+    for (const selector of selectors) {
+        for (const element of article.querySelectorAll(selector)) {
+            if (seen.has(element) || !element.getClientRects().length) continue;  // hidden (a collapsed cell)
+            seen.add(element);
+            const box = element.getBoundingClientRect();
+            const what = selector + ' "' + element.textContent.trim().replace(/\s+/g, " ").slice(0, 60) + '"';
+            if (element.scrollWidth > element.clientWidth + 1)
+                problems.push("overflow: " + what + ": " + element.scrollWidth + "px of content in " +
+                              element.clientWidth + "px");
+            else if (box.right > right + 1)
+                problems.push("overflow: " + what + ": reaches " + Math.round(box.right - right) +
+                              "px past the article");
+        }
+    }
+    return problems;
+}"""
+
+
 def chromium_binary() -> str:
     chosen = os.environ.get("EDUGRAD_CHROMIUM")
     binary = shutil.which(chosen) if chosen else shutil.which("chromium") or shutil.which("chromium-browser")
@@ -160,9 +190,9 @@ def browser():
 
 
 def browser_problems(browser, page_file: Path) -> list[str]:
-    """Open one page and report what a reader would see go wrong."""
+    """Open one page, WIDTH pixels wide, and report what a reader would see go wrong."""
     problems = []
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": WIDTH, "height": 900})
 
     def refuse_other_hosts(route):
         if urlsplit(route.request.url).scheme in ("file", "data", "blob", "about"):
@@ -179,6 +209,7 @@ def browser_problems(browser, page_file: Path) -> list[str]:
         page.goto(page_file.resolve().as_uri(), wait_until="load")
         problems += page.evaluate(FIND_RAW_TEX)
         problems += page.evaluate(FIND_BROKEN_IMAGES)
+        problems += page.evaluate(FIND_OVERFLOW)
         page.wait_for_timeout(200)  # let late console messages arrive
     finally:
         page.close()
@@ -186,6 +217,8 @@ def browser_problems(browser, page_file: Path) -> list[str]:
 
 
 # -- The checks can fail ---------------------------------------------------------------------
+
+LONG_LINE = "gradcheck passed on 20 partial derivatives; " * 6
 
 PIXEL = '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"><rect width="1" height="1" fill="white"/></svg>'
 
@@ -201,13 +234,18 @@ def crafted_site(root: Path) -> Path:
     mathjax = '<script>window.MathJax = {tex: {inlineMath: [["\\\\(", "\\\\)"]]}}</script><script defer src="mathjax/tex-mml-chtml.js"></script>'
     (root / "good.html").write_text(
         f'<html><head>{mathjax}</head><body><p id="here">Math: <span class="math">\\(x^2\\)</span></p>'
-        '<img src="pixel.svg"><a href="good.html#here">here</a> <a href="https://doi.org/10.1/x">a paper</a></body></html>'
+        '<img src="pixel.svg"><a href="good.html#here">here</a> <a href="https://doi.org/10.1/x">a paper</a>'
+        f'<article style="width: 600px"><div class="cell_output"><pre style="white-space: pre-wrap">{LONG_LINE}</pre></div>'
+        '</article></body></html>'
     )
     (root / "bad.html").write_text(
         '<html><head><script src="https://cdn.example.org/lib.js"></script></head><body>'
         '<p>Math: <span class="math">\\(y^2\\)</span> and \\(z\\) in plain text</p>'
         '<img src="missing.png"><a href="nowhere.html">gone</a> <a href="good.html#no-such-anchor">lost</a>'
-        "<script>notDefinedAnywhere()</script></body></html>"
+        "<script>notDefinedAnywhere()</script>"
+        f'<article style="width: 600px"><div class="cell_output"><pre style="overflow-x: auto">{LONG_LINE}</pre></div>'
+        f'<div class="highlight"><pre style="overflow: hidden">{LONG_LINE}</pre></div>'
+        f'<table class="results-table" style="width: 900px"><tr><td>wide</td></tr></table></article></body></html>'
     )
     return root
 
@@ -217,7 +255,9 @@ def test_the_checks_catch_raw_tex_broken_images_errors_other_hosts_and_dead_link
     assert browser_problems(browser, site / "good.html") == []
     found = "\n".join(browser_problems(browser, site / "bad.html"))
     for expected in ["raw TeX: \\(y^2\\)", "raw TeX: and \\(z\\) in plain text", "broken image: missing.png",
-                     "script error: notDefinedAnywhere is not defined", "requested https://cdn.example.org/lib.js from another host"]:
+                     "script error: notDefinedAnywhere is not defined", "requested https://cdn.example.org/lib.js from another host",
+                     'overflow: div.cell_output pre "gradcheck passed', 'overflow: div.highlight pre "gradcheck passed',
+                     'overflow: table.results-table "wide": reaches 300px past the article']:
         assert expected in found, f"{expected!r} not among:\n{found}"
     assert sorted(static_problems(site)) == [
         "bad.html: link good.html#no-such-anchor leads to a missing anchor",
