@@ -55,3 +55,99 @@ def test_relu_gradient_at_nan_and_of_nan_is_pytorchs():
     t = torch.tensor(values, requires_grad=True)
     (torch.relu(t) * torch.tensor(upstream)).sum().backward()
     np.testing.assert_array_equal(x.grad, t.grad.numpy())
+
+
+# -- All-or-nothing loading ------------------------------------------------------------------
+
+from edugrad import nn, optim  # noqa: E402
+
+
+def two_layers():
+    np.random.seed(0)
+    return nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    (np.array([["a", "b", "c"]] * 2), TypeError, "0.weight holds <U1 values in the state, not real numbers"),
+    (np.ones((2, 3), dtype=complex), TypeError, "0.weight holds complex128 values in the state, not real numbers"),
+    (np.ones((3, 2)), ValueError, "0.weight has shape"),
+])
+def test_module_load_state_dict_checks_everything_before_writing_and_names_the_key(bad, error, message):
+    model = two_layers()
+    before = {name: np.array(value) for name, value in model.state_dict().items()}
+    state = {name: value + 1 for name, value in before.items()}
+    state["0.weight"] = bad  # the first key is wrong; ...
+    keys = list(state)
+    state = {key: state[key] for key in keys[1:] + keys[:1]}  # ... and comes last
+    with pytest.raises(error, match=message):
+        model.load_state_dict(state)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])  # nothing was written
+
+
+def test_module_load_state_dict_accepts_integers_for_floats():
+    model = two_layers()
+    state = {name: np.zeros(value.shape, dtype=np.int64) for name, value in model.state_dict().items()}
+    model.load_state_dict(state)
+    assert all(not value.any() and value.dtype == np.float64 for value in model.state_dict().values())
+
+
+@pytest.mark.parametrize("make", [optim.Adam, optim.Adagrad, optim.RMSprop])
+def test_an_optimizer_state_missing_its_statistics_is_refused_at_load(make):
+    model = two_layers()
+    optimizer = make(model.parameters())
+    ops.mse_loss(model(np.ones((4, 2))), np.zeros((4, 1))).backward()
+    optimizer.step()
+    state = optimizer.state_dict()
+    dropped = sorted(key for key in state if key != "step")[0]
+    del state[dropped]
+    fresh = make(model.parameters())
+    before = fresh.state_dict()
+    with pytest.raises(KeyError, match=f"missing keys \\['{dropped}'\\]"):
+        fresh.load_state_dict(state)
+    after = fresh.state_dict()
+    assert after.keys() == before.keys() and all(np.array_equal(after[k], before[k]) for k in before)
+
+
+def test_an_optimizer_state_is_checked_whole_before_it_is_restored():
+    model = two_layers()
+    optimizer = optim.Adam(model.parameters())
+    state = optimizer.state_dict()
+    state["step"] = np.array(7)
+    state["second_moments.3"] = np.array(["x"])
+    with pytest.raises(TypeError, match="Adam.load_state_dict: second_moments.3 holds"):
+        optimizer.load_state_dict(state)
+    assert optimizer._cur_step == 0
+    state = optimizer.state_dict()
+    state["step"] = np.array(2.5)
+    with pytest.raises(TypeError, match="step is int64 here but float64"):
+        optimizer.load_state_dict(state)
+
+
+def test_sgd_state_saved_before_its_first_step_has_no_momentum_and_loads():
+    model = two_layers()
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    optim.SGD(model.parameters(), lr=0.1, momentum=0.9).load_state_dict(optimizer.state_dict())
+
+
+@pytest.mark.parametrize("name", ["model.ckpt", "model", "model.npz"])
+def test_save_and_load_with_the_same_path_round_trip(tmp_path, name):
+    model = two_layers()
+    model.save(tmp_path / name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    restored = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    restored.load(tmp_path / name)
+    for (_, a), (_, b) in zip(model.state_dict().items(), restored.state_dict().items()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not a checkpoint", "half"])
+def test_empty_and_corrupt_checkpoints_name_the_file(tmp_path, content):
+    model = two_layers()
+    if content == "half":
+        model.save(tmp_path / "good.npz")
+        content = (tmp_path / "good.npz").read_bytes()[:200]
+    path = tmp_path / "broken.ckpt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="broken.ckpt: not a readable .npz file"):
+        model.load(path)
