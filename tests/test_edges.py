@@ -151,3 +151,75 @@ def test_empty_and_corrupt_checkpoints_name_the_file(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(ValueError, match="broken.ckpt: not a readable .npz file"):
         model.load(path)
+
+
+# -- The engine's corners ---------------------------------------------------------------------
+
+import threading  # noqa: E402
+
+import edugrad  # noqa: E402
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mse_loss_of_an_empty_batch_is_nan_with_empty_zero_gradients(dtype):
+    predicted = Tensor(np.zeros((0, 1), dtype=dtype))
+    loss = ops.mse_loss(predicted, np.zeros((0, 1), dtype=dtype))
+    loss.backward()
+    t = torch.zeros((0, 1), dtype=getattr(torch, np.dtype(dtype).name), requires_grad=True)
+    expected = torch.nn.functional.mse_loss(t, torch.zeros((0, 1), dtype=t.dtype))
+    expected.backward()
+    assert np.isnan(loss.value) and torch.isnan(expected)
+    assert loss.value.dtype == dtype
+    assert predicted.grad.shape == tuple(t.grad.shape) and predicted.grad.dtype == dtype
+
+
+@pytest.mark.parametrize("make", [lambda x: x * 3.0, lambda x: ops.exp(x), lambda x: ops.reduce_sum(x * x)])
+def test_the_gradient_of_a_0d_tensor_is_a_0d_array(make):
+    x = Tensor(2.0)
+    make(x).backward()
+    assert type(x.grad) is np.ndarray and x.grad.shape == ()
+
+
+@pytest.mark.parametrize("reduce, torch_reduce", [
+    (ops.reduce_sum, torch.sum), (ops.reduce_mean, torch.mean), (ops.reduce_max, torch.amax)])
+@pytest.mark.parametrize("axis, keepdims", [(0, False), (-1, False), (0, True), ((0,), False)])
+def test_reducing_a_0d_tensor_over_axis_0_is_pytorchs(reduce, torch_reduce, axis, keepdims):
+    x = Tensor(2.0)
+    y = reduce(x, axis=axis, keepdims=keepdims)
+    y.backward()
+    t = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    expected = torch_reduce(t, axis, keepdim=keepdims)
+    expected.backward()
+    assert y.value.shape == tuple(expected.shape) and y.value == expected.item()
+    assert x.grad.shape == () and x.grad == t.grad.item()
+
+
+def test_no_grad_is_per_thread():
+    a = Tensor(np.ones(2))
+    seen = {}
+
+    def other_thread():
+        seen["enabled"] = edugrad.is_grad_enabled()
+        seen["recorded"] = ops.reduce_sum(a).requires_grad
+
+    with edugrad.no_grad():
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+        assert not ops.reduce_sum(a).requires_grad
+    assert seen == {"enabled": True, "recorded": True}
+    started, release = threading.Event(), threading.Event()
+
+    def holds_no_grad():
+        with edugrad.no_grad():
+            started.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=holds_no_grad)
+    worker.start()
+    started.wait(5)
+    try:
+        assert edugrad.is_grad_enabled() and ops.reduce_sum(a).requires_grad  # the other thread's no_grad is its own
+    finally:
+        release.set()
+        worker.join()
