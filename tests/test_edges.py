@@ -223,3 +223,54 @@ def test_no_grad_is_per_thread():
     finally:
         release.set()
         worker.join()
+
+
+# -- Construction checks -----------------------------------------------------------------------
+
+OPTIMIZERS = [optim.SGD, optim.Adagrad, optim.RMSprop, optim.Adam]
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS)
+def test_optimizers_refuse_what_pytorchs_refuse(make):
+    layer = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
+        make([])
+    with pytest.raises(TypeError, match="optimizer can only optimize Tensors, but parameter 1 is a ndarray"):
+        make([layer.weight, np.zeros(2)])
+    with pytest.raises(TypeError, match="did you mean model.parameters\\(\\)"):
+        make(layer.parameters)
+    with pytest.raises(TypeError, match="wrap a single tensor in a list"):
+        make(layer.weight)
+    with pytest.raises(ValueError, match="appears more than once"):
+        make([layer.weight, layer.weight])
+    for bad in (float("nan"), -0.1, "0.1"):
+        with pytest.raises(ValueError, match="lr must be >= 0"):
+            make(layer.parameters(), lr=bad)
+    with pytest.raises(ValueError, match="eps must be >= 0") if make is not optim.SGD else pytest.raises(ValueError):
+        make(layer.parameters(), eps=float("nan")) if make is not optim.SGD else make(layer.parameters(), momentum=float("nan"))
+    make(layer.parameters())  # the generator itself is fine
+    with pytest.raises(ValueError):
+        torch_make = getattr(torch.optim, make.__name__)
+        torch_make([], lr=0.1)
+
+
+def test_adam_refuses_nan_betas():
+    with pytest.raises(ValueError, match="betas must be in"):
+        optim.Adam(nn.Linear(2, 2).parameters(), betas=(float("nan"), 0.999))
+
+
+def test_a_wrongly_shaped_grad_cannot_be_assigned():
+    w = Tensor(np.zeros((2, 3)), name="w")
+    with pytest.raises(ValueError, match=r"assigned grad has shape \(3, 2\), but w has shape \(2, 3\)"):
+        w.grad = np.ones((3, 2))
+    with pytest.raises(ValueError, match="assigned grad has shape"):
+        w.grad = np.ones(3)  # would broadcast in an optimizer's step
+    w.grad = np.ones((2, 3))
+    w.grad = None
+    assert not w.grad.any()
+
+
+@pytest.mark.parametrize("padding_idx", [5, 7, -1, 2.0, True])
+def test_embedding_padding_idx_out_of_range_is_refused_at_construction(padding_idx):
+    with pytest.raises(ValueError, match="padding_idx"):
+        nn.Embedding(5, 3, padding_idx=padding_idx)
