@@ -124,6 +124,12 @@ def power_inputs(data):
     return [domain(rng, shape(data))], {"exponent": exponent}
 
 
+def rpower_inputs(data):
+    rng = rng_from(data)
+    base = data.draw(st.sampled_from([2.0, 0.5, 3.0, 1.0, 10.0]), label="base")
+    return [normal(rng, shape(data))], {"base": base}
+
+
 def matmul_inputs(data):
     """Vectors, matrices and stacks of matrices whose batch axes broadcast (numpy's matmul)."""
     rng = rng_from(data)
@@ -351,6 +357,7 @@ SPECS = [
     OpSpec("divide", binary_broadcast(normal, far_from_zero), ops.divide, lambda torch, a, b: a / b),
     OpSpec("negative", unary(), ops.negative, lambda torch, a: -a),
     OpSpec("exp", unary(), ops.exp, lambda torch, a: torch.exp(a)),
+    OpSpec("rpower", rpower_inputs, ops.rpower, lambda torch, a, base: base**a),
     OpSpec("log", unary(positive), ops.log, lambda torch, a: torch.log(a), exercise="ex_log"),
     OpSpec("sigmoid", unary(wide), ops.sigmoid, lambda torch, a: torch.sigmoid(a), exercise="ex_sigmoid"),
     OpSpec("tanh", unary(wide), ops.tanh, lambda torch, a: torch.tanh(a)),

@@ -174,3 +174,70 @@ def test_the_default_data_home_is_a_per_user_cache(monkeypatch, tmp_path):
     monkeypatch.delenv("EDUGRAD_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert datasets.data_home() == tmp_path / "edugrad"
+
+
+# -- Downloads that send the wrong thing ------------------------------------------------------
+
+
+class FakeResponse:
+    def __init__(self, payload: bytes):
+        self.stream, self.headers = __import__("io").BytesIO(payload), {"Content-Length": str(len(payload))}
+
+    def read(self, size=-1):
+        return self.stream.read(size)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        return False
+
+
+def serve(monkeypatch, tmp_path, payload: bytes):
+    monkeypatch.setattr(datasets.urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload))
+    monkeypatch.setenv("EDUGRAD_DATA", str(tmp_path / "cache"))
+    datasets.verified.cache_clear()
+
+
+HTML = b"<!DOCTYPE html>\n<html><body>Please log in to the network</body></html>\n"
+
+
+@pytest.mark.parametrize("name", ["sst/trees/dev.txt", "men/MEN_dataset_natural_form_full"])
+def test_an_html_page_instead_of_an_archive_is_refused_naming_file_and_url(tmp_path, monkeypatch, name):
+    serve(monkeypatch, tmp_path, HTML)
+    file = datasets.FILES[name]
+    with pytest.raises(datasets.DataError) as error:
+        datasets.locate(name)
+    message = str(error.value)
+    assert f"{file.url} sent an HTML page, not the archive that holds {file.member}" in message
+    assert str(tmp_path / "cache" / file.path) in message
+    assert not (tmp_path / "cache" / file.path).exists()
+
+
+def test_an_html_page_instead_of_a_plain_file_is_refused_and_not_saved(tmp_path, monkeypatch):
+    serve(monkeypatch, tmp_path, HTML)
+    file = datasets.FILES["ptb/ptb.test.txt"]
+    with pytest.raises(datasets.DataError, match=f"the download from {file.url} has SHA-256"):
+        datasets.locate("ptb/ptb.test.txt")
+    assert not (tmp_path / "cache" / file.path).exists()
+
+
+def test_an_archive_without_the_member_is_refused(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("trees/other.txt", "nothing useful")
+    serve(monkeypatch, tmp_path, buffer.getvalue())
+    file = datasets.FILES["sst/trees/dev.txt"]
+    with pytest.raises(datasets.DataError, match=f"the archive from {file.url} has no member trees/dev.txt"):
+        datasets.locate("sst/trees/dev.txt")
+
+
+def test_edugrad_data_naming_a_file_is_refused(tmp_path, monkeypatch):
+    not_a_directory = tmp_path / "data.txt"
+    not_a_directory.write_text("oops")
+    monkeypatch.setenv("EDUGRAD_DATA", str(not_a_directory))
+    with pytest.raises(datasets.DataError, match=f"EDUGRAD_DATA is {not_a_directory}, which is a file"):
+        datasets.locate("ptb/ptb.test.txt", download=False)

@@ -187,7 +187,7 @@ def test_batches_cover_every_example_once_per_epoch():
     iterator = BatchIterator(batch_size=4)
     batches = list(iterator(inputs, targets))
     assert iterator.num_batches == 3 == len(batches)
-    assert [len(b.targets.value) for b in batches] == [4, 4, 2]
+    assert sorted(len(b.targets.value) for b in batches) == [2, 4, 4]
     seen = np.concatenate([b.targets.value for b in batches])
     assert sorted(seen) == list(range(10))
     for batch in batches:
@@ -223,11 +223,52 @@ def test_shuffling_is_reproducible_from_a_seed_or_numpys_global_seed():
     assert epoch_orders(BatchIterator(8)) == first
 
 
+def original_edugrad_batches(inputs, targets, batch_size, shuffle=True):
+    """The original edugrad's rule, copied here as the reference: contiguous batches, their order shuffled."""
+    starts = np.arange(0, len(inputs), batch_size)
+    if shuffle:
+        np.random.shuffle(starts)
+    for start in starts:
+        end = start + batch_size
+        yield inputs[start:end], targets[start:end]
+
+
+@pytest.mark.parametrize("count, batch_size", [(10, 4), (64, 8), (1, 32), (100, 7), (0, 3)])
+def test_default_batches_and_random_draws_are_the_original_edugrads(count, batch_size):
+    inputs, targets = np.arange(2 * count).reshape(count, 2), np.arange(count)
+    np.random.seed(42)
+    expected = [[t.tolist() for _, t in original_edugrad_batches(inputs, targets, batch_size)] for _ in range(3)]
+    expected_inputs = [i.tolist() for i, _ in original_edugrad_batches(inputs, targets, batch_size)]
+    state_after = np.random.get_state()
+    np.random.seed(42)
+    iterator = BatchIterator(batch_size)
+    ours = [[b.targets.value.tolist() for b in iterator(inputs, targets)] for _ in range(3)]
+    ours_inputs = [b.inputs.value.tolist() for b in iterator(inputs, targets)]
+    assert ours == expected and ours_inputs == expected_inputs
+    after = np.random.get_state()
+    assert after[2] == state_after[2] and np.array_equal(after[1], state_after[1])  # the same draws, no more
+
+
+def test_shuffle_examples_draws_a_permutation_of_the_examples_each_epoch():
+    inputs, targets = np.arange(100).reshape(50, 2), np.arange(50)
+    iterator = BatchIterator(8, seed=0, shuffle_examples=True)
+    first, second = ([b.targets.value.tolist() for b in iterator(inputs, targets)] for _ in range(2))
+    assert sorted(sum(first, [])) == list(range(50))
+    contiguous = {tuple(range(s, min(s + 8, 50))) for s in range(0, 50, 8)}
+    assert not {tuple(b) for b in first} <= contiguous  # not merely the contiguous batches reordered
+    assert first != second
+    default = [b.targets.value.tolist() for b in BatchIterator(8, seed=0)(inputs, targets)]
+    assert {tuple(b) for b in default} == contiguous
+
+
 def test_mismatched_lengths_and_bad_batch_sizes_are_refused():
     with pytest.raises(ValueError, match="10 inputs but 9 targets"):
         BatchIterator()(np.zeros((10, 2)), np.zeros(9))
-    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+    with pytest.raises(ValueError, match="batch_size must be an integer of at least 1"):
         BatchIterator(batch_size=0)
+    for wrong in (2.5, "32", True, None):
+        with pytest.raises(ValueError, match="batch_size must be an integer"):
+            BatchIterator(batch_size=wrong)
 
 
 # -- A whole training run ------------------------------------------------------------------

@@ -179,13 +179,44 @@ def test_tangling_twice_changes_nothing(tmp_path, capsys):
     assert ((tmp_path / "edugrad/a.py").stat().st_mtime_ns, (tmp_path / "edugrad/a.py").read_bytes()) == before
 
 
-def test_the_header_hash_covers_the_body(tmp_path, capsys):
+def test_the_header_hash_covers_every_byte_but_its_own_line(tmp_path, capsys):
     make_project(tmp_path, {"intro": cell("x = 1", ":tangle: edugrad/a.py")})
     run(tmp_path, capsys=capsys)
     lines = (tmp_path / "edugrad/a.py").read_text().split("\n")
     digest = re.match(r"# tangle-sha256: ([0-9a-f]{64})$", lines[2]).group(1)
     assert lines[3] == ""
-    assert hashlib.sha256("\n".join(lines[4:]).encode()).hexdigest() == digest
+    assert hashlib.sha256("\n".join(lines[:2] + lines[3:]).encode()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("edit", [
+    lambda lines: lines[:3] + ["import os  # added on the blank line"] + lines[4:],
+    lambda lines: [lines[0] + " (mine)"] + lines[1:],
+    lambda lines: lines[:1] + ["# my own note"] + lines[2:],
+    lambda lines: lines + ["trailing = 1"],
+])
+def test_an_edit_anywhere_in_a_generated_file_is_detected(tmp_path, capsys, edit):
+    make_project(tmp_path, {"intro": cell("x = 1", ":tangle: edugrad/a.py")})
+    run(tmp_path, capsys=capsys)
+    generated = tmp_path / "edugrad/a.py"
+    edited = "\n".join(edit(generated.read_text().split("\n")))
+    generated.write_text(edited)
+    chapter = tmp_path / "book/intro.md"
+    chapter.write_text(chapter.read_text().replace("x = 1", "x = 2"))
+    status, out = run(tmp_path, capsys=capsys)
+    assert status == 1 and "edugrad/a.py: edited by hand" in out.err
+    assert generated.read_text() == edited
+
+
+def test_a_file_hashed_before_the_hash_covered_the_header_is_still_recognised(tmp_path, capsys):
+    make_project(tmp_path, {"intro": cell("x = 1", ":tangle: edugrad/a.py")})
+    run(tmp_path, capsys=capsys)
+    generated = tmp_path / "edugrad/a.py"
+    lines = generated.read_text().split("\n")
+    lines[2] = "# tangle-sha256: " + hashlib.sha256("\n".join(lines[4:]).encode()).hexdigest()
+    generated.write_text("\n".join(lines))
+    chapter = tmp_path / "book/intro.md"
+    chapter.write_text(chapter.read_text().replace("x = 1", "x = 2"))
+    assert run(tmp_path, capsys=capsys)[0] == 0 and "x = 2" in generated.read_text()
 
 
 # -- --check ------------------------------------------------------------------------
@@ -273,6 +304,53 @@ def test_unterminated_fence(tmp_path, capsys):
     lines = (tmp_path / "book/intro.md").read_text().splitlines()
     line = max(number for number, text in enumerate(lines, 1) if text.startswith("```{code-cell}"))
     assert status == 2 and f"book/intro.md:{line}: code fence '```' is never closed" in out.err
+
+
+def assert_reported(tmp_path, capsys, location, message, *args):
+    status, out = run(tmp_path, *args, capsys=capsys)
+    assert status == 2, out
+    assert out.err.count(f"{location}: ") == 1 and message in out.err, out.err
+    assert "Traceback" not in out.err and not out.out
+    assert not (tmp_path / "edugrad").exists()
+
+
+def test_a_chapter_that_is_not_utf8_is_reported_at_its_line(tmp_path, capsys):
+    make_project(tmp_path, {"intro": cell("x = 1", ":tangle: edugrad/a.py") + "\nCaf\u00e9 au lait\n"})
+    chapter = tmp_path / "book/intro.md"
+    chapter.write_bytes(chapter.read_bytes().replace("Caf\u00e9".encode(), b"Caf\xe9"))
+    line = chapter.read_bytes().split(b"\n").index(b"Caf\xe9 au lait") + 1
+    assert_reported(tmp_path, capsys, f"book/intro.md:{line}", "not valid UTF-8: byte 0xe9 at column 4")
+
+
+def test_a_byte_order_mark_is_reported(tmp_path, capsys):
+    make_project(tmp_path, {"intro": cell("x = 1", ":tangle: edugrad/a.py")})
+    chapter = tmp_path / "book/intro.md"
+    chapter.write_bytes(b"\xef\xbb\xbf" + chapter.read_bytes())
+    assert_reported(tmp_path, capsys, "book/intro.md:1", "byte-order mark")
+
+
+def test_a_chapter_listed_twice_in_the_toc_is_reported_once(tmp_path, capsys):
+    make_project(tmp_path, {"intro": cell("x = 1", ":tangle: edugrad/a.py"), "other": "text\n"})
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(toc.read_text() + "  - file: book/other\n")
+    line = len(toc.read_text().splitlines())
+    assert_reported(tmp_path, capsys, f"_toc.yml:{line}", "book/other.md is listed twice (first at line 4)")
+
+
+def test_a_toc_that_is_not_utf8_is_reported(tmp_path, capsys):
+    make_project(tmp_path, {"intro": cell("x = 1", ":tangle: edugrad/a.py")})
+    toc = tmp_path / "_toc.yml"
+    toc.write_bytes(b"# \xff\n" + toc.read_bytes())
+    assert_reported(tmp_path, capsys, "_toc.yml:1", "not valid UTF-8")
+
+
+def test_the_student_edition_pointed_at_a_file_is_refused(tmp_path, capsys):
+    project = make_project(tmp_path / "project", {"intro": cell("x = 1", ":tangle: edugrad/a.py")})
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    status, out = run(project, "--student", str(target), capsys=capsys)
+    assert status == 2 and "notes.txt: is a file" in out.err and "Traceback" not in out.err
+    assert target.read_text() == "mine"
 
 
 def test_unknown_chunk(tmp_path, capsys):
