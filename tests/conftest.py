@@ -14,6 +14,19 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# What makes a Markdown chapter an executable MyST notebook, for the tests' small chapters.
+MYST_FRONT_MATTER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
 sys.path.insert(0, str(ROOT))  # for `import tangle`
 
 settings.register_profile(

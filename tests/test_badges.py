@@ -13,20 +13,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from conftest import ROOT
+from conftest import MYST_FRONT_MATTER, ROOT
 
-CHAPTER = '''\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+CHAPTER = MYST_FRONT_MATTER + '''
 # A chapter
 
 ```{code-cell} ipython3

@@ -11,22 +11,9 @@ from pathlib import Path
 import pytest
 
 import tangle
-from conftest import ROOT
+from conftest import MYST_FRONT_MATTER, ROOT
 
-FRONT_MATTER = textwrap.dedent(
-    """\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
-    """
-)
+FRONT_MATTER = MYST_FRONT_MATTER
 
 
 def cell(code: str, *options: str, info: str = "{code-cell} ipython3") -> str:

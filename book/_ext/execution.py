@@ -173,7 +173,9 @@ def execute_outdated(app, env, added, changed, removed) -> list[str]:
         if record is not None:
             stale[docname] = record.pk
 
-    if to_run:
+    if not to_run:
+        logger.info(f"[execution] all {len(current)} chapters up to date")
+    else:
         jobs = int(os.environ.get("EDUGRAD_BOOK_JOBS") or os.cpu_count() or 1)
         # Slowest first, by the time each took last; on a first build, the last chapters first (they train models).
         toc = list(getattr(app.config, "external_site_map", None) or sorted(env.found_docs))
