@@ -271,7 +271,14 @@ def test_a_wrongly_shaped_grad_cannot_be_assigned():
     assert not w.grad.any()
 
 
-@pytest.mark.parametrize("padding_idx", [5, 7, -1, 2.0, True])
+@pytest.mark.parametrize("padding_idx", [5, 7, -6, 2.0, True])
 def test_embedding_padding_idx_out_of_range_is_refused_at_construction(padding_idx):
     with pytest.raises(ValueError, match="padding_idx"):
         nn.Embedding(5, 3, padding_idx=padding_idx)
+
+
+def test_a_negative_padding_idx_counts_from_the_end_as_in_pytorch(torch):
+    ours = nn.Embedding(5, 3, padding_idx=-1)
+    theirs = torch.nn.Embedding(5, 3, padding_idx=-1)
+    assert ours.padding_idx == theirs.padding_idx == 4
+    assert not ours.weight.value[4].any()
