@@ -218,6 +218,24 @@ def class_targets(data):
     return [wide(rng, (batch, classes)), rng.integers(0, classes, batch)], {}
 
 
+def padded_class_targets(data):
+    """Class targets some of which are ignore_index (padding), with each reduction; the first row always counts
+    (a batch with every row ignored has a NaN mean, tested on its own in test_ops_errors)."""
+    rng = rng_from(data)
+    batch, classes = data.draw(st.integers(1, 5), label="batch"), data.draw(st.integers(2, 5), label="classes")
+    ignore_index = data.draw(st.sampled_from([-100, 0]), label="ignore_index")
+    targets = rng.integers(0, classes, batch)
+    targets[rng.uniform(size=batch) < 0.4] = ignore_index
+    targets[0] = rng.integers(1, classes)
+    reduction = data.draw(st.sampled_from(["mean", "sum", "none"]), label="reduction")
+    return [wide(rng, (batch, classes)), targets], {"ignore_index": ignore_index, "reduction": reduction}
+
+
+def distribution_targets_reduced(data):
+    arrays, _ = distribution_targets(data)
+    return arrays, {"reduction": data.draw(st.sampled_from(["mean", "sum", "none"]), label="reduction")}
+
+
 def distribution_targets(data):
     rng = rng_from(data)
     batch, classes = data.draw(st.integers(1, 5), label="batch"), data.draw(st.integers(1, 5), label="classes")
@@ -383,6 +401,14 @@ SPECS = [
     OpSpec(
         "cross_entropy_soft_targets", distribution_targets, ops.cross_entropy,
         lambda torch, logits, targets: torch.nn.functional.cross_entropy(logits, targets),
+    ),
+    OpSpec(
+        "cross_entropy_padded", padded_class_targets, ops.cross_entropy,
+        lambda torch, logits, targets, **options: torch.nn.functional.cross_entropy(logits, targets, **options),
+    ),
+    OpSpec(
+        "cross_entropy_soft_targets_reduced", distribution_targets_reduced, ops.cross_entropy,
+        lambda torch, logits, targets, **options: torch.nn.functional.cross_entropy(logits, targets, **options),
     ),
     OpSpec("standardize", standardize_inputs, ops.standardize, torch_standardize, exercise="ex_standardize_backward"),
     OpSpec(

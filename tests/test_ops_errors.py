@@ -45,6 +45,27 @@ def test_lookup_rows_refuses_float_and_out_of_range_indices():
         ops.lookup_rows(table, np.array([True, False]))
 
 
+def test_cross_entropy_refuses_an_unknown_reduction_and_ignore_index_with_probabilities():
+    logits = Tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="cross_entropy: reduction must be one of mean, sum, none, got 'average'"):
+        ops.cross_entropy(logits, np.array([0, 1]), reduction="average")
+    with pytest.raises(ValueError, match="cross_entropy: ignore_index applies to class-index targets"):
+        ops.cross_entropy(logits, np.full((2, 3), 1 / 3), ignore_index=0)
+    with pytest.raises(IndexError, match=r"target -1 at position 1 is not a class in \[0, 3\), nor ignore_index=-100"):
+        ops.cross_entropy(logits, np.array([0, -1]))
+
+
+def test_cross_entropy_with_every_row_ignored_is_nan_with_a_zero_gradient_as_in_pytorch(torch):
+    logits = Tensor(np.random.default_rng(0).standard_normal((3, 4)))
+    loss = ops.cross_entropy(logits, np.full(3, -100))
+    loss.backward()
+    theirs = torch.tensor(logits.value, requires_grad=True)
+    their_loss = torch.nn.functional.cross_entropy(theirs, torch.full((3,), -100))
+    their_loss.backward()
+    assert np.isnan(loss.value) and bool(torch.isnan(their_loss))
+    np.testing.assert_array_equal(logits.grad, theirs.grad.numpy())
+
+
 def test_cross_entropy_refuses_bad_targets():
     logits = Tensor(np.zeros((4, 3)))
     with pytest.raises(IndexError, match=r"cross_entropy: target 3 at position 2 is not a class in \[0, 3\)"):
