@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from machine import describe  # noqa: E402
 
 from edugrad.experiments import set_seed  # noqa: E402
-from edugrad.models.lstm_lm import LSTMLanguageModel, train  # noqa: E402
+from edugrad.nn import save_arrays  # noqa: E402
+from edugrad.models.lstm_lm import LSTMLanguageModel, perplexity_without_carried_state, train  # noqa: E402
 from edugrad.models.nplm import load_corpus  # noqa: E402
 
 SETTINGS = {"embedding_dim": 200, "hidden_size": 200, "num_layers": 2, "dropout": 0.0, "init_range": 0.1,
@@ -29,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=13)
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--save", type=Path, help="also save the trained weights to this .npz file (not committed: 19 MB)")
     args = parser.parse_args()
 
     start = time.time()
@@ -40,6 +42,9 @@ def main() -> None:
                     decay_after=SETTINGS["decay_after"], batch_size=SETTINGS["batch_size"], steps=SETTINGS["steps"],
                     max_norm=SETTINGS["max_norm"],
                     log=lambda row: print(row, f"({(time.time() - start) / 60:.1f} min)", flush=True))
+    reset_test = perplexity_without_carried_state(model, corpus["test"])
+    if args.save:
+        save_arrays(args.save, model.state_dict())
     results = {
         "command": "python " + " ".join(["examples/word_lm/run.py"] + sys.argv[1:]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -50,6 +55,7 @@ def main() -> None:
         "vocabulary_size": len(corpus["vocabulary"]),
         "history": history,
         "test_perplexity": history["test_perplexity"],
+        "test_perplexity_state_reset_every_35_words": reset_test,
     }
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.output}")
