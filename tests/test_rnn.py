@@ -155,6 +155,7 @@ def gradients_pair(torch, rng, shapes, scale):
 
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3, float("inf")])
 @pytest.mark.parametrize("scale", [0.01, 10.0])
+@pytest.mark.ex_clip_grad_norm
 def test_clip_grad_norm_matches_torch(torch, norm_type, scale):
     rng = np.random.default_rng(int(scale * 100) + int(min(norm_type, 9)))
     ours, theirs = gradients_pair(torch, rng, [(3, 4), (4,), ()], scale)
@@ -170,6 +171,7 @@ def test_clip_grad_norm_matches_torch(torch, norm_type, scale):
         np.testing.assert_allclose(clipped.value, total.value, rtol=1e-12)
 
 
+@pytest.mark.ex_clip_grad_norm
 def test_clip_grad_norm_skips_parameters_without_gradients_and_takes_one_tensor(torch):
     with_grad, without = Tensor(np.zeros(3)), Tensor(np.zeros(2))
     with_grad.grad = np.array([3.0, 4.0, 0.0])
@@ -183,6 +185,7 @@ def test_clip_grad_norm_skips_parameters_without_gradients_and_takes_one_tensor(
     assert torch.nn.utils.clip_grad_norm_([torch.zeros(2, requires_grad=True)], 1.0).item() == 0.0
 
 
+@pytest.mark.ex_clip_grad_norm
 def test_clip_grad_norm_non_finite(torch):
     param, their_param = Tensor(np.zeros(2)), torch.zeros(2, dtype=torch.float64, requires_grad=True)
     param.grad, their_param.grad = np.array([np.nan, 1.0]), torch.tensor([np.nan, 1.0], dtype=torch.float64)
@@ -197,6 +200,7 @@ def test_clip_grad_norm_non_finite(torch):
 
 
 @pytest.mark.ex_scatter_add  # the row-sparse gradient comes from lookup_rows
+@pytest.mark.ex_clip_grad_norm
 def test_clip_grad_norm_scales_a_row_sparse_gradient_without_making_it_dense():
     table = Tensor(np.zeros((5, 2)))
     table.grad = RowSparseGrad(np.array([1, 1, 3]), np.array([[3.0, 0.0], [0.0, 0.0], [0.0, 4.0]]), (5, 2))
@@ -207,6 +211,7 @@ def test_clip_grad_norm_scales_a_row_sparse_gradient_without_making_it_dense():
     np.testing.assert_allclose(np.asarray(table.grad), dense / (5.0 + 1e-6))
 
 
+@pytest.mark.ex_clip_grad_norm
 def test_clip_grad_norm_keeps_float32(torch):
     param = Tensor(np.zeros(3, dtype=np.float32))
     param.grad = np.array([30.0, 40.0, 0.0], dtype=np.float32)

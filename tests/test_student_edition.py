@@ -18,6 +18,7 @@ EXERCISES = [
     "ex_multiply", "ex_log", "ex_sigmoid", "ex_vecdot",  # the skip-gram homework's operations
     "ex_topological_order", "ex_sum_to_shape", "ex_planted_bug", "ex_scatter_add",
     "ex_softmax_backward", "ex_adam", "ex_standardize_backward", "ex_early_stopping",
+    "ex_clip_grad_norm",
 ]
 SELECT_EXERCISES = " or ".join(EXERCISES)
 
