@@ -86,6 +86,7 @@ def test_the_student_edition_has_stubs_and_no_solutions(student):
         "ops/normalization.py": ["ex-standardize-backward: see normalization"],
         "optim.py": ["ex-adam: see adaptive-optimizers"],
         "experiments.py": ["ex-early-stopping: see experiments"],
+        "nn.py": ["ex-clip-grad-norm: see rnn"],
     }
     for path, messages in stubs.items():
         text = (student / "edugrad" / path).read_text()
