@@ -292,3 +292,58 @@ def test_decorated_operations_keep_name_docstring_and_class():
     assert ops.relu.__name__ == "relu"
     assert "max(0, a)" in ops.relu.__doc__
     assert issubclass(ops.relu.operation, Operation)
+
+
+# -- ctx.needs_input_grad -------------------------------------------------------------------
+
+
+def test_ctx_says_which_inputs_need_a_gradient():
+    seen = []
+
+    @tensor_op
+    class record(Operation):
+        @staticmethod
+        def forward(ctx, a, b, c):
+            seen.append(ctx.needs_input_grad)
+            ctx.append(a.shape)
+            return a + b + c
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (shape,) = ctx  # still a list of what forward saved
+            return tuple(grad_output if need else None for need in ctx.needs_input_grad)
+
+    a, b = Tensor(np.ones(2)), Tensor(np.ones(2), requires_grad=False)
+    ops.reduce_sum(record(a, b, np.ones(2))).backward()
+    with edugrad.no_grad():
+        record(a, b, np.ones(2))
+    assert seen == [(True, False, False), (False, False, False)]
+    assert np.array_equal(a.grad, np.ones(2)) and b._grad is None
+
+
+@pytest.mark.parametrize("op, shapes", [
+    (ops.linear, [(4, 3), (3, 2), (2,)]), (ops.linear, [(2, 5, 3), (3, 2)]),
+    (ops.matmul, [(4, 3), (3, 2)]), (ops.matmul, [(2, 4, 3), (3, 5)]), (ops.matmul, [(3,), (2, 3, 4)]),
+    (ops.divide, [(4, 3), (4, 1)]),
+])
+def test_an_input_that_needs_no_gradient_gets_none_and_the_others_are_unchanged(op, shapes):
+    rng = np.random.default_rng(0)
+    for constant in range(len(shapes)):
+        values = [rng.standard_normal(shape) + (3.0 if op is ops.divide else 0.0) for shape in shapes]
+        weights = rng.standard_normal(op(*values).shape)
+        grads = {}
+        for skip in (constant, None):
+            tensors = [Tensor(v.copy(), requires_grad=(i != skip)) for i, v in enumerate(values)]
+            ops.reduce_sum(op(*tensors) * weights).backward()
+            grads[skip] = [t._grad for t in tensors]
+            backward_grads = op.operation.backward(tensors_ctx(op, tensors), np.ones_like(weights))
+            assert (backward_grads[constant] is None) == (skip == constant), (op.__name__, constant, skip)
+        assert grads[constant][constant] is None
+        for i in range(len(shapes)):
+            if i != constant:
+                np.testing.assert_allclose(grads[constant][i], grads[None][i], rtol=1e-12)
+
+
+def tensors_ctx(op, tensors):
+    """The ctx an application of `op` to `tensors` recorded."""
+    return op(*tensors)._ctx
