@@ -20,6 +20,7 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 
 from edugrad import Tensor, nn, ops, optim
+from edugrad import tensor as tensor_module
 from edugrad.tensor import Operation, tensor_op
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -177,7 +178,39 @@ def edugrad_profile(model, batch, steps: int, clock: str) -> dict:
             totals[group] += own
     shares = {name: total / everything for name, total in totals.items()}
     shares["everything else (the engine's bookkeeping, Python)"] = 1 - sum(shares.values())
-    return {"profiled_ms_per_step": 1000 * everything / steps, "shares": shares}
+    return {"profiled_ms_per_step": 1000 * everything / steps, "shares": shares,
+            **time_slice_sums(model, batch, steps, clock)}
+
+
+def time_slice_sums(model, batch, steps: int, clock: str) -> dict:
+    """Without the profiler: ms per step, and the part spent adding up the gradients of the time slices.
+
+    nn.LSTM takes each step's share of the input projections, [batch, 4 * hidden], from the
+    [time, batch, 4 * hidden] array with a getitem; each getitem's backward is an array of the
+    whole projection, zero but for its slice, and the engine adds them up (add_gradients).
+    """
+    tick = CLOCKS[clock]
+    s = model.workload.sizes
+    projection_shape = (s["steps"], s["batch"], 4 * s["hidden"])
+    spent = [0.0]
+    original = tensor_module.add_gradients
+
+    def timed(total, grad):
+        start = tick()
+        summed = original(total, grad)
+        if np.shape(total) == projection_shape:
+            spent[0] += tick() - start
+        return summed
+
+    tensor_module.add_gradients = timed
+    try:
+        start = tick()
+        for _ in range(steps):
+            model.step(batch)
+        step_seconds = (tick() - start) / steps
+    finally:
+        tensor_module.add_gradients = original
+    return {"ms_per_step": 1000 * step_seconds, "time_slice_sums_ms": 1000 * spent[0] / steps}
 
 
 def floor_phases(floor, batch, steps: int, clock: str) -> dict:
@@ -188,3 +221,21 @@ def floor_phases(floor, batch, steps: int, clock: str) -> dict:
         floor.step(batch)
     phases, floor.lstm.phases = floor.lstm.phases, None
     return {name: 1000 * seconds / steps for name, seconds in phases.items()}
+
+
+if __name__ == "__main__":
+    # python benchmarks/lstm_analysis.py [--quick] CLOCK: time_slice_sums in a fresh process, as JSON (run.py
+    # calls it: in a process that has already freed large arrays, numpy's new ones often reuse that memory,
+    # whereas a fresh process gets them from the system, page by page).
+    import json
+    import sys
+
+    import workloads
+    from edugrad_models import EdugradModel
+    from suite import make
+
+    quick = "--quick" in sys.argv
+    workload = (workloads.SMALL if quick else workloads.FULL)["lstm_lm"]
+    model, batch = make(EdugradModel, workload, "dense", "float32")
+    model.step(batch)
+    print(json.dumps(time_slice_sums(model, batch, 2 if quick else 5, sys.argv[-1])))

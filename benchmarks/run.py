@@ -149,7 +149,10 @@ def lstm_analysis(classes, workload, gradient, dtype, rounds) -> dict:
     floor, batch = make(classes["floor"], workload, gradient, dtype)
     edugrad_model, _ = make(classes["edugrad"], workload, gradient, dtype)
     profile_steps = 2 if ARGUMENTS.quick else 5
+    fresh = subprocess.run([sys.executable, str(HERE / "lstm_analysis.py"), *(["--quick"] if ARGUMENTS.quick else []), clock],
+                           capture_output=True, text=True, timeout=600, check=True)
     return {
+        "edugrad_fresh_process": json.loads(fresh.stdout),
         "floor_phases_ms": lstm_analysis.floor_phases(floor, batch, profile_steps, clock),
         "edugrad_profile": lstm_analysis.edugrad_profile(edugrad_model, batch, profile_steps, clock),
         "fused_cells": lstm_analysis.fused_cell_times(lambda: make(classes["edugrad"], workload, gradient, dtype)[0],

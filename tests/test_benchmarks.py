@@ -176,6 +176,8 @@ def test_the_lstm_row_says_where_its_time_goes():
     assert {"output layer: products", "softmax cross-entropy", "LSTM: steps, forward", "LSTM: steps, backward",
             "LSTM: input projections", "embedding: lookup and gradient", "clip and update"} == set(row["floor_phases_ms"])
     assert all(ms > 0 for ms in row["floor_phases_ms"].values())
+    for measured in (row["edugrad_profile"], row["edugrad_fresh_process"]):
+        assert 0 < measured["time_slice_sums_ms"] < measured["ms_per_step"]
     shares = row["edugrad_profile"]["shares"]
     assert sum(shares.values()) == pytest.approx(1) and all(0 <= share <= 1 for share in shares.values())
     for kind in ("lstm", "gru"):
