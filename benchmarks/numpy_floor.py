@@ -172,10 +172,11 @@ class LSTMLanguageModelFloor:
     the softmax cross-entropy in place. The output layer's weight and bias are one array
     [hidden + 1, vocabulary] (the parameters are views of it), and the top layer's states carry
     a column of ones: one product gives logits with the bias added, and one product gives the
-    weight's and the bias's gradients, with no pass over the logits for either. Backward: the gate derivation of chapter "LSTM and GRU"
-    (eq-lstm-vjp-output to eq-lstm-vjp-gates) step by step into one buffer of gate gradients,
-    then one product each for W_ih's, W_hh's and the input's gradient. The embedding's gradient
-    is dense, as in edugrad's and PyTorch's step: a kept table, zeroed and scattered into.
+    weight's and the bias's gradients, with no pass over the logits for either. Backward: the
+    gate derivation of chapter "LSTM and GRU" (eq-lstm-vjp-output to eq-lstm-vjp-gates) step by
+    step into one buffer of gate gradients, then one product each for W_ih's, W_hh's and the
+    input's gradient. The embedding's gradient is dense, as in edugrad's and PyTorch's step: a
+    kept table, zeroed and scattered into.
     """
 
     def __init__(self, workload, params: dict):
@@ -202,8 +203,8 @@ class LSTMLanguageModelFloor:
         self.grad_gates = empty(steps, batch, 4 * hidden)
         self.grad_outputs = empty(steps, batch, hidden)  # of the layer being differentiated
         self.grad_words = empty(steps, batch, s["embedding"])
-        self.grads = {name: np.empty_like(array) for name, array in params.items()}
-        self.output_grad = empty(hidden + 1, vocabulary)
+        self.output_grad = empty(hidden + 1, vocabulary)  # [the weight's; the bias's]
+        self.grads = {name: np.empty_like(array) for name, array in params.items() if not name.startswith("output.")}
         self.grads["output.weight"], self.grads["output.bias"] = self.output_grad[:hidden], self.output_grad[hidden]
         # sigmoid(a) = 0.5 + 0.5 tanh(0.5 a) on the blocks i, f, o; tanh(a) on g
         self.half = np.full(4 * hidden, 0.5, dtype=dtype)
