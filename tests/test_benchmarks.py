@@ -71,6 +71,7 @@ def test_a_training_step_changes_the_weights_the_same_way():
         np.testing.assert_allclose(param.value, floor.params[name], rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.ex_scatter_add  # the floor's embedding gradient
 def test_the_small_lstm_step_clips_so_that_the_comparison_checks_the_clipping():
     workload = workloads.SMALL["lstm_lm"]
     floor, batch = suite.make(Floor, workload, "dense", "float64")
