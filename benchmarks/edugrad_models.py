@@ -1,16 +1,17 @@
 """The workloads in edugrad: the book's own models where the book has one.
 
-DAN, NPLM and skip-gram are the classes of chapters "A Deep Averaging
-Network", "A neural probabilistic language model" and "Word vectors"; the MLP
-is an ``nn.Sequential``. Weights are overwritten with the shared starting
-weights; word dropout is off so that every implementation computes the same thing.
+DAN, NPLM, skip-gram and the LSTM language model are the classes of chapters
+"A Deep Averaging Network", "A neural probabilistic language model", "Word
+vectors" and "An LSTM language model"; the MLP is an ``nn.Sequential``. Weights are overwritten with the shared starting
+weights; word dropout and dropout are off so that every implementation computes the same thing.
 """
 
 import numpy as np
 
-from edugrad import nn, ops, optim
+from edugrad import Tensor, nn, ops, optim
 from edugrad.data import PaddedBatch
 from edugrad.models.dan import DeepAveragingNetwork
+from edugrad.models.lstm_lm import LSTMLanguageModel
 from edugrad.models.nplm import NeuralLanguageModel
 from edugrad.models.sgns import SkipGram
 
@@ -28,6 +29,8 @@ def build(workload, dtype):
         return NeuralLanguageModel(s["vocabulary"], s["context"], s["embedding"], s["hidden"], dtype=dtype)
     if workload.name == "sgns":
         return SkipGram(s["vocabulary"], s["dimension"], dtype=dtype)
+    if workload.name == "lstm_lm":
+        return LSTMLanguageModel(s["vocabulary"], s["embedding"], s["hidden"], s["layers"], dropout=0.0, dtype=dtype)
     raise ValueError(f"unknown workload {workload.name!r}")
 
 
@@ -49,13 +52,18 @@ class EdugradModel:
         self.optimizer.zero_grad()
         loss = self.loss(batch)
         loss.backward()
+        if self.workload.max_norm is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.workload.max_norm)
         self.optimizer.step()
         return float(loss.value)
 
     def gradients(self, batch) -> tuple:
+        """The loss and the gradients the update uses (after clipping, if the workload clips)."""
         self.optimizer.zero_grad()
         loss = self.loss(batch)
         loss.backward()
+        if self.workload.max_norm is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.workload.max_norm)
         return float(loss.value), {name: np.asarray(param.grad) for name, param in self.params.items()}
 
     def mlp(self, b):
@@ -70,3 +78,9 @@ class EdugradModel:
 
     def sgns(self, b):
         return self.model(b["centres"], b["candidates"])
+
+    def lstm_lm(self, b):
+        states = (Tensor(b["h"], requires_grad=False), Tensor(b["c"], requires_grad=False))
+        logits, _ = self.model(b["tokens"], states)  # [time * batch, vocabulary]
+        loss = ops.cross_entropy(logits, b["targets"].reshape(-1), reduction="sum")
+        return loss / b["tokens"].shape[1]  # summed over time, averaged over the streams

@@ -1,11 +1,14 @@
 """The floor: each workload written by hand in numpy, backward pass included.
 
 No graph, no checks, no objects per value: forward, loss, the gradients
-written out by hand, and the SGD update. A library built on numpy can match
+written out by hand, and the SGD update (after clipping the gradients'
+global norm, for the workload that clips). A library built on numpy can match
 this but not beat it. An embedding table's gradient is either a dense array
 (``sparse=False``) or the looked-up rows and their gradients (``sparse=True``),
 which the update adds into the table with one scatter.
 """
+
+import time
 
 import numpy as np
 
@@ -45,6 +48,8 @@ class Floor:
     def __init__(self, workload, weights: dict, sparse: bool = False):
         self.workload, self.sparse = workload, sparse
         self.params = {name: array.copy() for name, array in weights.items()}
+        if workload.name == "lstm_lm":
+            self.lstm = LSTMLanguageModelFloor(workload, self.params)
 
     def embedding_gradient(self, name, rows, values, skip=None):
         """The gradient of a looked-up table: rows and values, or a dense array."""
@@ -59,6 +64,15 @@ class Floor:
         return dense
 
     def step(self, batch) -> float:
+        if self.workload.name == "lstm_lm":  # gradients in kept buffers: scaled in place, then subtracted
+            loss = self.lstm.forward(batch)
+            self.lstm.backward(batch)
+            scale = self.workload.lr * self.lstm.clip_coefficient(self.workload.max_norm)
+            for name, grad in self.lstm.grads.items():
+                grad *= scale
+                self.params[name] -= grad
+            self.lstm.mark("clip and update")
+            return loss
         loss, grads = getattr(self, self.workload.name)(batch)
         lr = self.workload.lr
         for name, grad in grads.items():
@@ -126,6 +140,13 @@ class Floor:
             "embedding.weight": self.embedding_gradient("embedding.weight", contexts, d_x),
         }
 
+    def lstm_lm(self, b):
+        """The loss and the clipped gradients (copies: the buffers are reused by the next step)."""
+        loss = self.lstm.forward(b)
+        self.lstm.backward(b)
+        scale = self.lstm.clip_coefficient(self.workload.max_norm)
+        return loss, {name: grad * scale for name, grad in self.lstm.grads.items()}
+
     def sgns(self, b):
         p, centres, candidates = self.params, b["centres"], b["candidates"]
         words = p["words.weight"][centres]  # [batch, dimension]
@@ -140,3 +161,165 @@ class Floor:
             "words.weight": self.embedding_gradient("words.weight", centres, d_words),
             "contexts.weight": self.embedding_gradient("contexts.weight", candidates, d_contexts),
         }
+
+
+class LSTMLanguageModelFloor:
+    """The LSTM language model's step by hand: every array it needs allocated once, then reused.
+
+    Forward: one product for all time steps' input projections of a layer, one h W_hh^T per
+    step, the four gates activated in place in their buffer (sigmoid(a) = (1 + tanh(a / 2)) / 2,
+    so one tanh over all four blocks), the output layer's logits turned into the gradient of
+    the softmax cross-entropy in place. The output layer's weight and bias are one array
+    [hidden + 1, vocabulary] (the parameters are views of it), and the top layer's states carry
+    a column of ones: one product gives logits with the bias added, and one product gives the
+    weight's and the bias's gradients, with no pass over the logits for either. Backward: the
+    gate derivation of chapter "LSTM and GRU" (eq-lstm-vjp-output to eq-lstm-vjp-gates) step by
+    step into one buffer of gate gradients, then one product each for W_ih's, W_hh's and the
+    input's gradient. The embedding's gradient is dense, as in edugrad's and PyTorch's step: a
+    kept table, zeroed and scattered into.
+    """
+
+    def __init__(self, workload, params: dict):
+        s, self.params = workload.sizes, params
+        self.layers = s["layers"]
+        steps, batch, hidden, vocabulary = s["steps"], s["batch"], s["hidden"], s["vocabulary"]
+        dtype = params["output.bias"].dtype
+        empty = lambda *shape: np.empty(shape, dtype=dtype)  # noqa: E731
+        self.words = empty(steps, batch, s["embedding"])
+        self.gates = [empty(steps, batch, 4 * hidden) for _ in range(self.layers)]  # activated: i, f, g, o
+        self.h = [empty(steps + 1, batch, hidden) for _ in range(self.layers - 1)]  # h_{-1} (given), h_0, ...
+        self.top_h = empty(steps + 1, batch, hidden + 1)  # the last layer's, and a column of ones
+        self.top_h[..., hidden] = 1
+        self.h.append(self.top_h[..., :hidden])
+        self.output = empty(hidden + 1, vocabulary)  # [weight; bias]
+        self.output[:hidden], self.output[hidden] = params["output.weight"], params["output.bias"]
+        params["output.weight"], params["output.bias"] = self.output[:hidden], self.output[hidden]
+        self.c = [empty(steps + 1, batch, hidden) for _ in range(self.layers)]
+        self.tanh_c = [empty(steps, batch, hidden) for _ in range(self.layers)]
+        self.logits = empty(steps * batch, vocabulary)  # then the gradient of the loss with respect to them
+        self.recurrent = empty(batch, 4 * hidden)  # h W_hh^T of one step
+        self.scratch = empty(batch, hidden)
+        self.grad_c = empty(batch, hidden)
+        self.grad_gates = empty(steps, batch, 4 * hidden)
+        self.grad_outputs = empty(steps, batch, hidden)  # of the layer being differentiated
+        self.grad_words = empty(steps, batch, s["embedding"])
+        self.output_grad = empty(hidden + 1, vocabulary)  # [the weight's; the bias's]
+        self.grads = {name: np.empty_like(array) for name, array in params.items() if not name.startswith("output.")}
+        self.grads["output.weight"], self.grads["output.bias"] = self.output_grad[:hidden], self.output_grad[hidden]
+        # sigmoid(a) = 0.5 + 0.5 tanh(0.5 a) on the blocks i, f, o; tanh(a) on g
+        self.half = np.full(4 * hidden, 0.5, dtype=dtype)
+        self.half[2 * hidden : 3 * hidden] = 1
+        self.offset = np.full(4 * hidden, 0.5, dtype=dtype)
+        self.offset[2 * hidden : 3 * hidden] = 0
+        self.phases, self.clock, self.last = None, time.perf_counter, 0.0  # see mark
+
+    def mark(self, phase: str) -> None:
+        """Charge the time since the last mark to ``phase``, when ``phases`` is a dict (benchmarks/lstm_analysis.py)."""
+        if self.phases is not None:
+            now = self.clock()
+            self.phases[phase] = self.phases.get(phase, 0.0) + now - self.last
+            self.last = now
+
+    def forward(self, b) -> float:
+        p, steps, batch = self.params, *b["tokens"].shape
+        hidden = self.h[0].shape[-1]
+        self.last = self.clock()
+        np.take(p["embedding.weight"], b["tokens"], axis=0, out=self.words)
+        self.mark("embedding: lookup and gradient")
+        inputs = self.words
+        for layer in range(self.layers):
+            gates, h, c, tanh_c = self.gates[layer], self.h[layer], self.c[layer], self.tanh_c[layer]
+            weight_hh = p[f"lstm.weight_hh_l{layer}"]
+            np.matmul(inputs.reshape(steps * batch, -1), p[f"lstm.weight_ih_l{layer}"].T,
+                      out=gates.reshape(steps * batch, -1))  # every step's x W_ih^T at once
+            gates += p[f"lstm.bias_ih_l{layer}"] + p[f"lstm.bias_hh_l{layer}"]
+            self.mark("LSTM: input projections")
+            h[0], c[0] = b["h"][layer], b["c"][layer]
+            for t in range(steps):
+                a = gates[t]  # [batch, 4 * hidden]
+                np.matmul(h[t], weight_hh.T, out=self.recurrent)
+                a += self.recurrent
+                a *= self.half
+                np.tanh(a, out=a)
+                a *= self.half
+                a += self.offset  # i, f, g, o (eq-lstm-gates)
+                i, f, g, o = a[:, :hidden], a[:, hidden : 2 * hidden], a[:, 2 * hidden : 3 * hidden], a[:, 3 * hidden :]
+                np.multiply(f, c[t], out=c[t + 1])  # eq-lstm-state
+                np.multiply(i, g, out=self.scratch)
+                c[t + 1] += self.scratch
+                np.tanh(c[t + 1], out=tanh_c[t])
+                np.multiply(o, tanh_c[t], out=h[t + 1])
+            self.mark("LSTM: steps, forward")
+            inputs = h[1:]
+        # The output layer, and the softmax cross-entropy's gradient (softmax - one-hot) / batch, in place.
+        logits, rows, targets = self.logits, np.arange(steps * batch), b["targets"].reshape(-1)
+        np.matmul(self.top_h[1:].reshape(steps * batch, hidden + 1), self.output, out=logits)  # h W + b
+        self.mark("output layer: products")
+        logits -= logits.max(axis=1, keepdims=True)
+        picked = logits[rows, targets]
+        np.exp(logits, out=logits)
+        totals = logits.sum(axis=1)
+        loss = (np.log(totals).sum() - picked.sum()) / batch  # summed over time, averaged over the streams
+        logits *= (1 / (batch * totals))[:, None]
+        logits[rows, targets] -= 1 / batch
+        self.mark("softmax cross-entropy")
+        return float(loss)
+
+    def backward(self, b) -> None:
+        p, grads, steps, batch = self.params, self.grads, *b["tokens"].shape
+        hidden = self.h[0].shape[-1]
+        grad_logits, outputs = self.logits, self.top_h[1:].reshape(steps * batch, hidden + 1)
+        np.matmul(outputs.T, grad_logits, out=self.output_grad)  # the weight's gradient, and the bias's
+        grad_outputs = self.grad_outputs
+        np.matmul(grad_logits, p["output.weight"].T, out=grad_outputs.reshape(steps * batch, hidden))
+        self.mark("output layer: products")
+        grad_c, scratch, grad_gates = self.grad_c, self.scratch, self.grad_gates
+        for layer in reversed(range(self.layers)):
+            gates, h, c, tanh_c = self.gates[layer], self.h[layer], self.c[layer], self.tanh_c[layer]
+            weight_hh = p[f"lstm.weight_hh_l{layer}"]
+            grad_c.fill(0)  # nothing reaches the last cell from outside the chunk
+            for t in reversed(range(steps)):
+                a, grad_a, grad_h = gates[t], grad_gates[t], grad_outputs[t]  # grad_h: from above and from t + 1
+                i, f, g, o = a[:, :hidden], a[:, hidden : 2 * hidden], a[:, 2 * hidden : 3 * hidden], a[:, 3 * hidden :]
+                grad_i, grad_f, grad_g, grad_o = (grad_a[:, :hidden], grad_a[:, hidden : 2 * hidden],
+                                                  grad_a[:, 2 * hidden : 3 * hidden], grad_a[:, 3 * hidden :])
+                np.multiply(tanh_c[t], tanh_c[t], out=scratch)  # eq-lstm-vjp-output
+                np.subtract(1, scratch, out=scratch)
+                scratch *= o
+                scratch *= grad_h
+                grad_c += scratch
+                np.multiply(grad_h, tanh_c[t], out=grad_o)
+                np.multiply(grad_c, g, out=grad_i)  # eq-lstm-vjp-cell
+                np.multiply(grad_c, c[t], out=grad_f)
+                np.multiply(grad_c, i, out=grad_g)
+                np.multiply(g, g, out=g)  # eq-lstm-vjp-gates; the forward's g is not needed any more
+                np.subtract(1, g, out=g)
+                grad_g *= g
+                np.subtract(1, a, out=self.recurrent)  # s (1 - s) for i, f and o (g's block is overwritten)
+                self.recurrent *= a
+                grad_i *= self.recurrent[:, :hidden]
+                grad_f *= self.recurrent[:, hidden : 2 * hidden]
+                grad_o *= self.recurrent[:, 3 * hidden :]
+                grad_c *= f
+                if t > 0:
+                    np.matmul(grad_a, weight_hh, out=scratch)
+                    grad_outputs[t - 1] += scratch
+            self.mark("LSTM: steps, backward")
+            flat = grad_gates.reshape(steps * batch, -1)
+            inputs = (self.h[layer - 1][1:] if layer > 0 else self.words).reshape(steps * batch, -1)
+            np.matmul(flat.T, inputs, out=grads[f"lstm.weight_ih_l{layer}"])
+            np.matmul(flat.T, h[:-1].reshape(steps * batch, hidden), out=grads[f"lstm.weight_hh_l{layer}"])
+            np.sum(flat, axis=0, out=grads[f"lstm.bias_ih_l{layer}"])
+            grads[f"lstm.bias_hh_l{layer}"][...] = grads[f"lstm.bias_ih_l{layer}"]
+            below = grad_outputs if layer > 0 else self.grad_words  # the gradient of this layer's inputs
+            np.matmul(flat, p[f"lstm.weight_ih_l{layer}"], out=below.reshape(steps * batch, -1))
+            self.mark("LSTM: input projections")
+        table = grads["embedding.weight"]
+        table.fill(0)
+        scatter_add(table, b["tokens"].ravel(), self.grad_words.reshape(steps * batch, -1))
+        self.mark("embedding: lookup and gradient")
+
+    def clip_coefficient(self, max_norm: float) -> float:
+        """clip_grad_norm_'s factor: max_norm / (the global norm + 1e-6), at most 1."""
+        norm = np.sqrt(sum(float(np.vdot(grad, grad)) for grad in self.grads.values()))
+        return min(max_norm / (norm + 1e-6), 1.0)

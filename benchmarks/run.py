@@ -3,6 +3,7 @@
     python benchmarks/run.py                      # everything; writes benchmarks/results.json
     python benchmarks/run.py --skip-book          # without the cold book build (several minutes)
     python benchmarks/run.py --quick --output /tmp/r.json   # small sizes, a few seconds
+    python benchmarks/run.py --workloads lstm_lm --clock cpu --merge   # re-measure some rows, keep the others
 
 A step is forward, loss, backward and the SGD update. For each workload, data
 type and kind of embedding gradient, the script first checks that the three
@@ -11,6 +12,8 @@ then times them in interleaved rounds (so that a busy moment of the machine
 hits all three alike) and reports the median time per step, its range, and
 the ratios edugrad/floor and edugrad/torch. Peak memory is measured in a
 fresh process per implementation. All three use the same number of threads.
+For the LSTM language model it also records where the step's time goes and
+what fused LSTM and GRU cells would save (benchmarks/lstm_analysis.py).
 """
 
 import argparse
@@ -25,15 +28,22 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
+WORKLOADS = ["mlp", "dan", "nplm", "sgns", "lstm_lm"]
+
+
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few rounds (for tests)")
-    parser.add_argument("--workloads", nargs="+", default=["mlp", "dan", "nplm", "sgns"], choices=["mlp", "dan", "nplm", "sgns"])
+    parser.add_argument("--workloads", nargs="+", default=WORKLOADS, choices=WORKLOADS)
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
     parser.add_argument("--threads", type=int, default=1, help="threads for OpenBLAS and PyTorch (default 1)")
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per implementation")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-book", action="store_true", help="do not time a cold book build")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="time steps by the wall clock, or by this process's CPU time (for a machine busy with other work)")
+    parser.add_argument("--merge", action="store_true",
+                        help="replace only this run's rows in --output, keep its other rows (and its tangle and book times)")
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
     parser.add_argument("--memory-probe", nargs=4, metavar=("IMPL", "WORKLOAD", "GRADIENT", "DTYPE"), help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
@@ -52,6 +62,8 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(HERE))
 import workloads  # noqa: E402
 from suite import check_gradients, implementations, make, summary, time_steps  # noqa: E402
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def peak_memory(implementation, workload_name, gradient, dtype) -> float:
@@ -129,6 +141,43 @@ def print_row(row):
           f"{t['floor']['median']:9.3f} {torch_ms} {row['edugrad/floor']:8.2f} {versus_torch}  {memory:>27}")
 
 
+def lstm_analysis(classes, workload, gradient, dtype, rounds) -> dict:
+    """Where the LSTM LM's step goes (the floor by phase, edugrad by profile) and what fused cells save."""
+    import lstm_analysis
+
+    clock = ARGUMENTS.clock
+    floor, batch = make(classes["floor"], workload, gradient, dtype)
+    edugrad_model, _ = make(classes["edugrad"], workload, gradient, dtype)
+    profile_steps = 2 if ARGUMENTS.quick else 5
+    fresh = subprocess.run([sys.executable, str(HERE / "lstm_analysis.py"), *(["--quick"] if ARGUMENTS.quick else []), clock],
+                           capture_output=True, text=True, timeout=600, check=True)
+    return {
+        "edugrad_fresh_process": json.loads(fresh.stdout),
+        "floor_phases_ms": lstm_analysis.floor_phases(floor, batch, profile_steps, clock),
+        "edugrad_profile": lstm_analysis.edugrad_profile(edugrad_model, batch, profile_steps, clock),
+        "fused_cells": lstm_analysis.fused_cell_times(lambda: make(classes["edugrad"], workload, gradient, dtype)[0],
+                                                      batch, rounds, clock),
+    }
+
+
+def merge(results, rows, table, command):
+    """Put this run's rows into an earlier results file in place of the same rows, keep the rest, and say so."""
+    measured = {(row["workload"], row["gradient"], row["dtype"]) for row in rows}
+    kept = [row for row in results["rows"] if (row["workload"], row["gradient"], row["dtype"]) not in measured]
+    for row in rows:
+        row["command"], row["date"] = command, time.strftime("%Y-%m-%d")
+    results["rows"] = kept + rows
+    results["sizes"].update({name: table[name].sizes for name in ARGUMENTS.workloads})
+    order = {name: index for index, name in enumerate(WORKLOADS)}
+    results["sizes"] = dict(sorted(results["sizes"].items(), key=lambda item: order[item[0]]))
+    results["rows"].sort(key=lambda row: order[row["workload"]])  # stable: the earlier rows keep their order
+    results.setdefault("merged", []).append({"command": command, "date": time.strftime("%Y-%m-%d"),
+                                             "machine": machine(), "versions": versions(),
+                                             "rows": [[row["workload"], row["gradient"], row["dtype"]] for row in rows]})
+    ARGUMENTS.output.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"merged into {ARGUMENTS.output}")
+
+
 def main():
     if ARGUMENTS.memory_probe:
         memory_probe(*ARGUMENTS.memory_probe)
@@ -141,13 +190,13 @@ def main():
     print_header()
     for workload_name in ARGUMENTS.workloads:
         workload = table[workload_name]
-        for gradient in ("dense", "sparse") if workload.has_embedding else ("dense",):
-            for dtype in ARGUMENTS.dtypes:
+        for gradient in workload.gradients:
+            for dtype in [dtype for dtype in ARGUMENTS.dtypes if dtype in workload.dtypes]:
                 errors = check_gradients(classes, workload, gradient, dtype)
-                times = time_steps(classes, workload, gradient, dtype, rounds, block_seconds)
+                times = time_steps(classes, workload, gradient, dtype, rounds, block_seconds, CLOCKS[ARGUMENTS.clock])
                 row = {"workload": workload_name, "gradient": gradient, "dtype": dtype,
                        "ms_per_step": {name: summary(seconds) for name, seconds in times.items()},
-                       "gradient_error": errors, "rounds": rounds}
+                       "gradient_error": errors, "rounds": rounds, "clock": ARGUMENTS.clock}
                 medians = {name: row["ms_per_step"][name]["median"] for name in times}
                 row["edugrad/floor"] = medians["edugrad"] / medians["floor"]
                 if "torch" in medians:
@@ -155,10 +204,16 @@ def main():
                     row["floor/torch"] = medians["floor"] / medians["torch"]
                 if not ARGUMENTS.skip_memory:
                     row["peak_mb"] = {name: peak_memory(name, workload_name, gradient, dtype) for name in classes}
+                if workload_name == "lstm_lm":
+                    row.update(lstm_analysis(classes, workload, gradient, dtype, rounds))
                 rows.append(row)
                 print_row(row)
+    command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
+    if ARGUMENTS.merge and ARGUMENTS.output.exists():
+        merge(json.loads(ARGUMENTS.output.read_text()), rows, table, command)
+        return
     results = {
-        "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
+        "command": command,
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
         "threads": ARGUMENTS.threads,

@@ -73,8 +73,11 @@ def check_gradients(classes, workload, gradient, dtype) -> dict:
     return errors
 
 
-def time_steps(classes, workload, gradient, dtype, rounds, block_seconds) -> dict:
-    """Seconds per step of each implementation: interleaved rounds of a block of steps each."""
+def time_steps(classes, workload, gradient, dtype, rounds, block_seconds, clock=time.perf_counter) -> dict:
+    """Seconds per step of each implementation: interleaved rounds of a block of steps each.
+
+    ``clock`` is the wall clock, or ``time.process_time`` (the CPU time of this process, which on
+    a machine shared with other work leaves out the time the process waited for a core)."""
     prepared = {name: make(cls, workload, gradient, dtype) for name, cls in classes.items()}
     steps_per_block = {}
     for name, (model, batch) in prepared.items():
@@ -89,10 +92,10 @@ def time_steps(classes, workload, gradient, dtype, rounds, block_seconds) -> dic
     for round_number in range(rounds):
         for name in names[round_number % len(names):] + names[: round_number % len(names)]:
             model, batch = prepared[name]
-            start = time.perf_counter()
+            start = clock()
             for _ in range(steps_per_block[name]):
                 model.step(batch)
-            times[name].append((time.perf_counter() - start) / steps_per_block[name])
+            times[name].append((clock() - start) / steps_per_block[name])
     return times
 
 

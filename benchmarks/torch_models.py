@@ -1,7 +1,9 @@
 """The same workloads in PyTorch, written as a PyTorch user would (autograd, torch.optim.SGD).
 
 Weights are leaf tensors in edugrad's layout (Linear weights [inputs,
-outputs]) so that all three implementations start from the same numbers.
+outputs]) so that all three implementations start from the same numbers. The
+LSTM language model's recurrent layers are a ``torch.nn.LSTM``, whose
+parameters have the same names and layout as edugrad's ``nn.LSTM``.
 """
 
 import numpy as np
@@ -13,6 +15,13 @@ class TorchModel:
     def __init__(self, workload, weights: dict, sparse: bool = False):
         self.workload, self.sparse = workload, sparse
         self.params = {name: torch.tensor(array, requires_grad=True) for name, array in weights.items()}
+        if workload.name == "lstm_lm":
+            s = workload.sizes
+            self.lstm = torch.nn.LSTM(s["embedding"], s["hidden"], s["layers"], dtype=self.params["output.bias"].dtype)
+            with torch.no_grad():
+                for name, param in self.lstm.named_parameters():
+                    param.copy_(self.params[f"lstm.{name}"])
+                    self.params[f"lstm.{name}"] = param
         self.optimizer = torch.optim.SGD(self.params.values(), lr=workload.lr)
         self.forward = getattr(self, workload.name)
 
@@ -23,6 +32,8 @@ class TorchModel:
         self.optimizer.zero_grad()
         loss = self.forward(batch)
         loss.backward()
+        if self.workload.max_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.params.values(), self.workload.max_norm)
         self.optimizer.step()
         return loss.item()
 
@@ -30,6 +41,8 @@ class TorchModel:
         self.optimizer.zero_grad()
         loss = self.forward(batch)
         loss.backward()
+        if self.workload.max_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.params.values(), self.workload.max_norm)
         grads = {}
         for name, param in self.params.items():
             grad = param.grad
@@ -63,3 +76,10 @@ class TorchModel:
         scores = (words[:, None, :] * contexts).sum(dim=-1)
         signs = torch.where(torch.arange(candidates.shape[1]) == 0, 1.0, -1.0).to(scores.dtype)
         return -F.logsigmoid(scores * signs).sum()
+
+    def lstm_lm(self, b):
+        p, tokens = self.params, b["tokens"]
+        words = F.embedding(tokens, p["embedding.weight"])  # [time, batch, embedding]
+        outputs, _ = self.lstm(words, (b["h"], b["c"]))  # [time, batch, hidden]
+        logits = torch.addmm(p["output.bias"], outputs.reshape(-1, outputs.shape[-1]), p["output.weight"])
+        return F.cross_entropy(logits, b["targets"].reshape(-1), reduction="sum") / tokens.shape[1]

@@ -1,4 +1,4 @@
-"""The four workloads of the benchmark: their sizes, one set of starting weights, one batch.
+"""The five workloads of the benchmark: their sizes, one set of starting weights, one batch.
 
 Every implementation (edugrad, the hand-written numpy floor, PyTorch) starts
 from the same weights, keyed by edugrad's parameter names, and trains on the
@@ -14,17 +14,25 @@ import numpy as np
 class Workload:
     name: str
     sizes: dict
-    has_embedding: bool  # whether a dense and a row-sparse variant are measured
+    has_embedding: bool  # whether it looks rows up in a table (its gradient is the exercise ex-scatter-add)
     lr: float
+    gradients: tuple = ("dense", "sparse")  # the kinds of embedding gradient measured
+    dtypes: tuple = ("float32", "float64")
+    max_norm: float = None  # clip_grad_norm_ before the update, if given
 
 
 FULL = {
-    "mlp": Workload("mlp", {"batch": 32, "inputs": 10, "hidden": 32}, False, 0.01),
+    "mlp": Workload("mlp", {"batch": 32, "inputs": 10, "hidden": 32}, False, 0.01, gradients=("dense",)),
     "dan": Workload("dan", {"batch": 64, "vocabulary": 20_000, "embedding": 300, "hidden": 300, "classes": 5,
                             "min_length": 10, "max_length": 30}, True, 0.01),
     "nplm": Workload("nplm", {"batch": 256, "vocabulary": 10_000, "context": 4, "embedding": 60, "hidden": 50},
                      True, 0.05),
     "sgns": Workload("sgns", {"batch": 512, "vocabulary": 10_000, "dimension": 100, "negatives": 5}, True, 0.025),
+    # Zaremba et al.'s small PTB model (chapter "An LSTM language model"): 35 steps of 20 streams, the loss
+    # summed over time and averaged over the streams, gradients clipped to norm 5, SGD with rate 1.
+    # The embedding gradient is dense, as in that chapter; float32 only, the precision such a model trains in.
+    "lstm_lm": Workload("lstm_lm", {"batch": 20, "steps": 35, "vocabulary": 10_000, "embedding": 200, "hidden": 200,
+                                    "layers": 2}, True, 1.0, gradients=("dense",), dtypes=("float32",), max_norm=5.0),
 }
 
 # The same models, small enough for a test to check their gradients in a second.
@@ -34,7 +42,16 @@ SMALL = {
                             "min_length": 2, "max_length": 7}, True, 0.01),
     "nplm": Workload("nplm", {"batch": 16, "vocabulary": 40, "context": 4, "embedding": 6, "hidden": 5}, True, 0.05),
     "sgns": Workload("sgns", {"batch": 16, "vocabulary": 40, "dimension": 8, "negatives": 5}, True, 0.025),
+    # A norm of 0.1 so that the clipping is active and checked too.
+    "lstm_lm": Workload("lstm_lm", {"batch": 3, "steps": 7, "vocabulary": 40, "embedding": 6, "hidden": 5, "layers": 2},
+                        True, 1.0, gradients=("dense",), dtypes=("float32",), max_norm=0.1),
 }
+
+
+def lstm_parameter_names(layers: int) -> list:
+    """nn.LSTM's (and torch.nn.LSTM's) parameter names, layer by layer."""
+    return [f"{kind}_l{layer}" for layer in range(layers)
+            for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
 def uniform(rng, bound, shape):
@@ -71,6 +88,16 @@ def weights(workload: Workload, dtype, seed: int = 0) -> dict:
         # the first step's gradient of the word vectors zero: nothing to compare).
         arrays = {name: uniform(rng, 0.5 / s["dimension"], (s["vocabulary"], s["dimension"]))
                   for name in ("words.weight", "contexts.weight")}
+    elif workload.name == "lstm_lm":
+        # edugrad.models.lstm_lm's names; every weight uniform in [-0.1, 0.1], as that model starts.
+        four, hidden = 4 * s["hidden"], s["hidden"]
+        arrays = {"embedding.weight": uniform(rng, 0.1, (s["vocabulary"], s["embedding"]))}
+        for name in lstm_parameter_names(s["layers"]):
+            layer_input = s["embedding"] if name.endswith("_l0") else hidden
+            shape = {"weight_ih": (four, layer_input), "weight_hh": (four, hidden)}.get(name.rsplit("_", 1)[0], (four,))
+            arrays[f"lstm.{name}"] = uniform(rng, 0.1, shape)
+        arrays["output.weight"] = uniform(rng, 0.1, (hidden, s["vocabulary"]))
+        arrays["output.bias"] = uniform(rng, 0.1, s["vocabulary"])
     else:
         raise ValueError(f"unknown workload {workload.name!r}")
     return {name: array.astype(dtype) for name, array in arrays.items()}
@@ -93,4 +120,11 @@ def batch(workload: Workload, dtype, seed: int = 1) -> dict:
     if workload.name == "sgns":
         return {"centres": rng.integers(0, s["vocabulary"], s["batch"]),
                 "candidates": rng.integers(0, s["vocabulary"], (s["batch"], 1 + s["negatives"]))}
+    if workload.name == "lstm_lm":
+        # A chunk of the streams and the state the previous chunk left (truncated BPTT starts from it).
+        state_shape = (s["layers"], s["batch"], s["hidden"])
+        return {"tokens": rng.integers(0, s["vocabulary"], (s["steps"], s["batch"])),  # [time, batch]
+                "targets": rng.integers(0, s["vocabulary"], (s["steps"], s["batch"])),
+                "h": np.tanh(rng.standard_normal(state_shape)).astype(dtype),
+                "c": rng.standard_normal(state_shape).astype(dtype)}
     raise ValueError(f"unknown workload {workload.name!r}")

@@ -9,6 +9,7 @@ reads is complete.
 import json
 import subprocess
 import sys
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -24,13 +25,16 @@ from numpy_floor import Floor  # noqa: E402
 SKIP_GRAM_MARKS = [pytest.mark.ex_multiply, pytest.mark.ex_log, pytest.mark.ex_sigmoid, pytest.mark.ex_vecdot]
 # Embeddings' gradients go through scatter_add, the exercise ex-scatter-add.
 EMBEDDING_MARKS = [pytest.mark.ex_scatter_add]
+# An LSTM step uses sigmoid and multiply.
+LSTM_MARKS = [pytest.mark.ex_sigmoid, pytest.mark.ex_multiply]
+MARKS = {"sgns": SKIP_GRAM_MARKS, "lstm_lm": LSTM_MARKS}
 CASES = [
     pytest.param(
         name, gradient, id=f"{name}-{gradient}",
-        marks=(SKIP_GRAM_MARKS if name == "sgns" else []) + (EMBEDDING_MARKS if workload.has_embedding else []),
+        marks=MARKS.get(name, []) + (EMBEDDING_MARKS if workload.has_embedding else []),
     )
     for name, workload in workloads.SMALL.items()
-    for gradient in (("dense", "sparse") if workload.has_embedding else ("dense",))
+    for gradient in workload.gradients
 ]
 
 
@@ -67,6 +71,69 @@ def test_a_training_step_changes_the_weights_the_same_way():
         np.testing.assert_allclose(param.value, floor.params[name], rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.ex_scatter_add  # the floor's embedding gradient
+def test_the_small_lstm_step_clips_so_that_the_comparison_checks_the_clipping():
+    workload = workloads.SMALL["lstm_lm"]
+    floor, batch = suite.make(Floor, workload, "dense", "float64")
+    floor.lstm.forward(batch)
+    floor.lstm.backward(batch)
+    assert floor.lstm.clip_coefficient(workload.max_norm) < 0.5
+    assert floor.lstm.clip_coefficient(1e6) == 1.0
+
+
+@pytest.mark.parametrize("name", ["edugrad", "torch"])
+@pytest.mark.ex_scatter_add
+@pytest.mark.ex_sigmoid
+@pytest.mark.ex_multiply
+def test_lstm_training_steps_change_the_weights_the_same_way(name):
+    """The floor's in-place update (kept buffers, views of one output array) against edugrad's and torch's."""
+    if name == "torch":
+        require_torch()
+    workload = workloads.SMALL["lstm_lm"]
+    model, batch = suite.make(suite.implementations([name])[name], workload, "dense", "float64")
+    floor, floor_batch = suite.make(Floor, workload, "dense", "float64")
+    for _ in range(3):
+        assert model.step(batch) == pytest.approx(floor.step(floor_batch), rel=1e-12)
+    for key, param in model.params.items():
+        value = param.value if name == "edugrad" else param.detach().numpy()
+        np.testing.assert_allclose(value, floor.params[key], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.ex_sigmoid
+@pytest.mark.ex_multiply
+def test_the_fused_cells_measured_compute_what_the_composition_computes():
+    """benchmarks/lstm_analysis.py times fused LSTM and GRU cells: same values and gradients as lstm_step and gru_step."""
+    from edugrad import Tensor, nn, ops
+    from edugrad.checking import gradcheck
+
+    import lstm_analysis
+
+    rng = np.random.default_rng(0)
+    batch, hidden = 3, 4
+    gates, c = Tensor(rng.standard_normal((batch, 4 * hidden))), Tensor(rng.standard_normal((batch, hidden)))
+    assert gradcheck(lstm_analysis.lstm_cell_update, gates, c)
+    input_part, hidden_part = (Tensor(rng.standard_normal((batch, 3 * hidden))) for _ in range(2))
+    h = Tensor(rng.standard_normal((batch, hidden)))
+    assert gradcheck(lstm_analysis.gru_cell_update, input_part, hidden_part, h)
+    for kind, size in (("LSTM", 4), ("GRU", 3)):
+        module = getattr(nn, kind)(5, hidden, num_layers=2)
+        x = Tensor(rng.standard_normal((6, batch, 5)))
+        results = []
+        for fused in (False, True):
+            with lstm_analysis.fused_cells() if fused else nullcontext():
+                for param in module.parameters():
+                    param.grad = None
+                x.grad = None
+                output, _ = module(x)
+                weights = rng.standard_normal(output.shape) if not results else results[0][2]
+                ops.reduce_sum(output * weights).backward()
+                results.append((output.value, [np.array(p.grad) for p in module.parameters()] + [x.grad], weights))
+        np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12, atol=1e-14)
+        for fused_grad, composed_grad in zip(results[1][1], results[0][1]):
+            np.testing.assert_allclose(fused_grad, composed_grad, rtol=1e-10, atol=1e-13)
+    assert nn.LSTMStep.step is not lstm_analysis.FusedLSTMStep.step  # the composition is back after the block
+
+
 @pytest.mark.ex_scatter_add
 def test_the_script_writes_a_table_of_ratios(tmp_path):
     output = tmp_path / "results.json"
@@ -91,11 +158,29 @@ def test_the_results_file_the_book_shows_is_complete():
     assert results["command"].startswith("python benchmarks/run.py") and results["machine"] and results["date"]
     rows = {(row["workload"], row["gradient"], row["dtype"]) for row in results["rows"]}
     expected = {(name, gradient, dtype) for name, workload in workloads.FULL.items()
-                for gradient in (("dense", "sparse") if workload.has_embedding else ("dense",))
-                for dtype in ("float32", "float64")}
+                for gradient in workload.gradients
+                for dtype in workload.dtypes}
     assert rows == expected
     assert results["sizes"] == {name: workload.sizes for name, workload in workloads.FULL.items()}
     for row in results["rows"]:
         assert set(row["ms_per_step"]) == {"edugrad", "floor", "torch"}
         assert all(megabytes > 0 for megabytes in row["peak_mb"].values())
     assert results["tangle_seconds"] > 0 and results["book_build_seconds"] > 0
+    for merged in results.get("merged", []):  # rows measured later, by a run that kept the others
+        assert merged["command"].startswith("python benchmarks/run.py") and "--merge" in merged["command"]
+        assert all(tuple(key) in rows for key in merged["rows"])
+
+
+def test_the_lstm_row_says_where_its_time_goes():
+    (row,) = [row for row in json.loads((ROOT / "benchmarks" / "results.json").read_text())["rows"]
+              if row["workload"] == "lstm_lm"]
+    assert {"output layer: products", "softmax cross-entropy", "LSTM: steps, forward", "LSTM: steps, backward",
+            "LSTM: input projections", "embedding: lookup and gradient", "clip and update"} == set(row["floor_phases_ms"])
+    assert all(ms > 0 for ms in row["floor_phases_ms"].values())
+    for measured in (row["edugrad_profile"], row["edugrad_fresh_process"]):
+        assert 0 < measured["time_slice_sums_ms"] < measured["ms_per_step"]
+    shares = row["edugrad_profile"]["shares"]
+    assert sum(shares.values()) == pytest.approx(1) and all(0 <= share <= 1 for share in shares.values())
+    for kind in ("lstm", "gru"):
+        times = row["fused_cells"][kind]
+        assert times["saving"] == pytest.approx((times["composed_ms"] - times["fused_ms"]) / times["composed_ms"])
