@@ -25,8 +25,8 @@ from numpy_floor import Floor  # noqa: E402
 SKIP_GRAM_MARKS = [pytest.mark.ex_multiply, pytest.mark.ex_log, pytest.mark.ex_sigmoid, pytest.mark.ex_vecdot]
 # Embeddings' gradients go through scatter_add, the exercise ex-scatter-add.
 EMBEDDING_MARKS = [pytest.mark.ex_scatter_add]
-# An LSTM step uses sigmoid and multiply.
-LSTM_MARKS = [pytest.mark.ex_sigmoid, pytest.mark.ex_multiply]
+# An LSTM step uses sigmoid and multiply, and edugrad's LSTM step clips with clip_grad_norm_.
+LSTM_MARKS = [pytest.mark.ex_sigmoid, pytest.mark.ex_multiply, pytest.mark.ex_clip_grad_norm]
 MARKS = {"sgns": SKIP_GRAM_MARKS, "lstm_lm": LSTM_MARKS}
 CASES = [
     pytest.param(
@@ -81,7 +81,7 @@ def test_the_small_lstm_step_clips_so_that_the_comparison_checks_the_clipping():
     assert floor.lstm.clip_coefficient(1e6) == 1.0
 
 
-@pytest.mark.parametrize("name", ["edugrad", "torch"])
+@pytest.mark.parametrize("name", [pytest.param("edugrad", marks=pytest.mark.ex_clip_grad_norm), "torch"])
 @pytest.mark.ex_scatter_add
 @pytest.mark.ex_sigmoid
 @pytest.mark.ex_multiply
