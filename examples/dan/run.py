@@ -4,14 +4,18 @@ Trains each model with the recipe of the chapter (the authors' code's: a fixed
 number of epochs, the final model tested), measures dev accuracy after every
 epoch and test accuracy at the end, and writes examples/dan/results.json,
 which the chapter "A Deep Averaging Network for sentiment" reads. The file is
-rewritten after every configuration, so an interrupted run keeps what it did.
+updated after every configuration, so an interrupted run keeps what it did,
+and the two tasks may be run by separate processes at the same time (each
+replaces its own rows):
 
-    python examples/dan/run.py [--seeds 5] [--epochs 5] [--models DAN NBOW]
+    python examples/dan/run.py [--seeds 5] [--epochs 5] [--models DAN NBOW] [--tasks fine-grained binary]
 """
 
 import argparse
+import fcntl
 import json
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +27,20 @@ from edugrad.experiments import set_seed  # noqa: E402
 from edugrad.models.dan import RECIPE, DeepAveragingNetwork, load_sst, train  # noqa: E402
 
 LAYERS = {"DAN": 3, "NBOW": 0}  # NBOW: the average goes straight to the softmax layer
+TASKS = {"fine-grained": True, "binary": False}  # the value: fine_grained
+
+
+def update(output: Path, run: dict, rows: list, settings: dict) -> None:
+    """Replace this run's tasks' rows (and its record) in the results file, under a lock."""
+    with open(Path(tempfile.gettempdir()) / "edugrad-dan-results.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(output.read_text()) if output.exists() else {}
+        if results.get("settings") != settings:  # another recipe: start afresh
+            results = {"settings": settings, "runs": [], "rows": []}
+        done = {(row["task"], row["model"]) for row in rows}
+        results["runs"] = [r for r in results["runs"] if not set(r["tasks"]) & set(run["tasks"])] + [run]
+        results["rows"] = [r for r in results["rows"] if (r["task"], r["model"]) not in done] + rows
+        output.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def main() -> None:
@@ -30,15 +48,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=RECIPE["epochs"])
     parser.add_argument("--models", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args()
 
     start, cpu_start = time.time(), time.process_time()
     rows = []
-    settings = {**RECIPE, "epochs": args.epochs, "embedding_dim": 300, "hidden_size": 300,
-                "hidden_layers": {name: LAYERS[name] for name in args.models}}
-    for task, fine_grained in [("fine-grained", True), ("binary", False)]:
-        data = load_sst(fine_grained)
+    settings = {**RECIPE, "epochs": args.epochs, "embedding_dim": 300, "hidden_size": 300, "hidden_layers": LAYERS}
+    for task in args.tasks:
+        data = load_sst(TASKS[task])
         for model_name in args.models:
             row = {"model": model_name, "task": task, "seeds": [], "test_accuracy": [], "dev_accuracy": [],
                    "dev_accuracy_by_epoch": [], "train_loss_by_epoch": [], "minutes": []}
@@ -56,16 +74,15 @@ def main() -> None:
                 print(f"{model_name} {task} seed {seed}: dev by epoch {[round(a, 4) for a in history['dev_accuracy']]}, "
                       f"test {history['test_accuracy']:.4f} ({(time.time() - start) / 60:.1f} min)", flush=True)
             rows.append(row)
-            results = {
+            run = {
                 "command": "python " + " ".join(["examples/dan/run.py"] + sys.argv[1:]),
+                "tasks": args.tasks,
                 "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 "wall_time_minutes": (time.time() - start) / 60,
                 "cpu_time_minutes": (time.process_time() - cpu_start) / 60,
                 "machine": describe(),
-                "settings": settings,
-                "rows": rows,
             }
-            args.output.write_text(json.dumps(results, indent=2) + "\n")
+            update(args.output, run, rows, settings)
     print(f"wrote {args.output}")
 
 
