@@ -4,8 +4,8 @@ Trains each model with the recipe of the chapter (the authors' code's: a fixed
 number of epochs, the final model tested), measures dev accuracy after every
 epoch and test accuracy at the end, and writes examples/dan/results.json,
 which the chapter "A Deep Averaging Network for sentiment" reads. The file is
-updated after every configuration, so an interrupted run keeps what it did,
-and the two tasks may be run by separate processes at the same time (each
+updated after every seed, so an interrupted run keeps what it did, and the
+tasks and models may be run by separate processes at the same time (each
 replaces its own rows):
 
     python examples/dan/run.py [--seeds 5] [--epochs 5] [--models DAN NBOW] [--tasks fine-grained binary]
@@ -38,7 +38,8 @@ def update(output: Path, run: dict, rows: list, settings: dict) -> None:
         if results.get("settings") != settings:  # another recipe: start afresh
             results = {"settings": settings, "runs": [], "rows": []}
         done = {(row["task"], row["model"]) for row in rows}
-        results["runs"] = [r for r in results["runs"] if not set(r["tasks"]) & set(run["tasks"])] + [run]
+        covers = lambda record: {(task, model) for task in record["tasks"] for model in record["models"]}  # noqa: E731
+        results["runs"] = [r for r in results["runs"] if not covers(r) & covers(run)] + [run]
         results["rows"] = [r for r in results["rows"] if (r["task"], r["model"]) not in done] + rows
         output.write_text(json.dumps(results, indent=2) + "\n")
 
@@ -60,6 +61,7 @@ def main() -> None:
         for model_name in args.models:
             row = {"model": model_name, "task": task, "seeds": [], "test_accuracy": [], "dev_accuracy": [],
                    "dev_accuracy_by_epoch": [], "train_loss_by_epoch": [], "minutes": []}
+            rows.append(row)
             for seed in range(args.seeds):
                 run_start = time.time()
                 set_seed(seed)
@@ -73,16 +75,16 @@ def main() -> None:
                 row["minutes"].append((time.time() - run_start) / 60)
                 print(f"{model_name} {task} seed {seed}: dev by epoch {[round(a, 4) for a in history['dev_accuracy']]}, "
                       f"test {history['test_accuracy']:.4f} ({(time.time() - start) / 60:.1f} min)", flush=True)
-            rows.append(row)
-            run = {
-                "command": "python " + " ".join(["examples/dan/run.py"] + sys.argv[1:]),
-                "tasks": args.tasks,
-                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                "wall_time_minutes": (time.time() - start) / 60,
-                "cpu_time_minutes": (time.process_time() - cpu_start) / 60,
-                "machine": describe(),
-            }
-            update(args.output, run, rows, settings)
+                run = {
+                    "command": "python " + " ".join(["examples/dan/run.py"] + sys.argv[1:]),
+                    "tasks": args.tasks,
+                    "models": args.models,
+                    "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                    "wall_time_minutes": (time.time() - start) / 60,
+                    "cpu_time_minutes": (time.process_time() - cpu_start) / 60,
+                    "machine": describe(),
+                }
+                update(args.output, run, rows, settings)
     print(f"wrote {args.output}")
 
 
