@@ -32,6 +32,67 @@ def test_dan_gradients_check_out():
     assert gradcheck(lambda w1, w2: ops.cross_entropy(model(batch), targets), model.hidden[0].weight, model.output.weight)
 
 
+def test_dan_starts_every_parameter_uniform_in_its_range_with_a_zero_padding_row():
+    np.random.seed(2)
+    model = dan.DeepAveragingNetwork(50, 5, embedding_dim=6, hidden_size=7, num_layers=3, init_range=0.08)
+    for name, parameter in model.named_parameters():
+        assert np.abs(parameter.value).max() <= 0.08, name
+        assert np.abs(parameter.value).max() > 0.04, name  # drawn over the whole range, not left at another default
+    assert np.all(model.embedding.weight.value[0] == 0)
+    assert len(model.hidden) == 6  # three Linear + ReLU pairs
+
+
+def test_nbow_is_a_linear_classifier_of_the_average_vector():
+    np.random.seed(3)
+    model = dan.DeepAveragingNetwork(10, 5, embedding_dim=4, num_layers=0, word_dropout=0.0, dtype=np.float64)
+    batch = pad_sequences([[1, 2, 3], [4], [5, 5]])
+    table, weight, bias = model.embedding.weight.value, model.output.weight.value, model.output.bias.value
+    averages = np.stack([table[[1, 2, 3]].mean(axis=0), table[4], table[5]])
+    assert np.allclose(model(batch).value, averages @ weight + bias)
+
+
+def test_dan_word_dropout_averages_the_kept_words_in_training_only():
+    np.random.seed(4)
+    model = dan.DeepAveragingNetwork(20, 3, embedding_dim=4, hidden_size=5, num_layers=1, word_dropout=0.5,
+                                     dtype=np.float64)
+    batch = pad_sequences([[3, 4, 5, 6, 7, 8], [9, 10, 11, 12], [13]])
+    np.random.seed(5)
+    kept = model.word_dropout(batch.indices)
+    assert (kept == 0).sum() > (batch.indices == 0).sum()  # this draw drops some words
+    np.random.seed(5)
+    training_scores = model(batch).value
+    model.eval()
+    expected = model(pad_sequences([row[row != 0] for row in kept])).value  # the kept words, nothing rescaled
+    assert np.allclose(training_scores, expected)
+    assert np.allclose(model(batch).value, model(batch).value)  # evaluation mode drops nothing
+    model.train()
+    np.random.seed(6)
+    lonely = pad_sequences([[13]])
+    assert all(np.allclose(model(lonely).value, expected[2:3]) for _ in range(20))  # a lone word is never dropped
+
+
+def test_dan_training_decays_the_layers_but_not_the_word_vectors():
+    np.random.seed(7)
+    model = dan.DeepAveragingNetwork(12, 2, embedding_dim=4, hidden_size=5, num_layers=1, word_dropout=0.0,
+                                     dtype=np.float64)
+    train = ([np.array([1, 2]), np.array([3]), np.array([2, 3])] * 4, np.array([0, 1, 1] * 4))
+    data = {"train": train, "dev": train, "test": train}
+    unused_before = model.embedding.weight.value[11].copy()  # word 11 occurs in no training phrase
+    layer_before = model.hidden[0].weight.value.copy()
+    history = dan.train(model, data, epochs=2, batch_size=4, l2=1.0)
+    assert len(history["train_loss"]) == len(history["dev_accuracy"]) == 2 and 0 <= history["test_accuracy"] <= 1
+    assert np.array_equal(model.embedding.weight.value[11], unused_before)
+    assert not np.allclose(model.hidden[0].weight.value, layer_before)
+    norms = {}
+    for l2 in (0.0, 40.0):  # the same start and the same batches, with and without the penalty
+        np.random.seed(8)
+        twin = dan.DeepAveragingNetwork(12, 2, embedding_dim=4, hidden_size=5, num_layers=1, word_dropout=0.0,
+                                        dtype=np.float64)
+        dan.train(twin, data, epochs=3, batch_size=4, l2=l2)
+        norms[l2] = np.abs(twin.hidden[0].weight.value).sum()
+    assert norms[40.0] < 0.9 * norms[0.0], norms
+
+
 def test_kneser_ney_is_a_probability_distribution_over_the_vocabulary():
     words = "the cat sat on the mat . the dog sat on the log . a cat saw the dog .".split()
     for order in (2, 3):
