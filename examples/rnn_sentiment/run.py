@@ -8,6 +8,13 @@ sentences alone, as Tai et al. (2015) trained theirs. The file is rewritten
 after every configuration, so an interrupted run leaves the rows it finished.
 
     python examples/rnn_sentiment/run.py [--seeds 5] [--epochs 3] [--sentence-epochs 6] [--patience 1]
+
+The configurations can be split between processes (``--only``, each with its
+own ``--output``) and their files joined afterwards with ``--merge``:
+
+    python examples/rnn_sentiment/run.py --only lstm-phrases --output part1.json
+    python examples/rnn_sentiment/run.py --only rnn-phrases lstm-sentences --output part2.json
+    python examples/rnn_sentiment/run.py --merge part1.json part2.json
 """
 
 import argparse
@@ -24,6 +31,8 @@ from edugrad.experiments import set_seed  # noqa: E402
 from edugrad.models.rnn_sentiment import RecurrentClassifier, load_sst, train  # noqa: E402
 
 EMBEDDING_DIM, HIDDEN_SIZE, DROPOUT, LR, BATCH_SIZE, MAX_NORM = 100, 100, 0.5, 0.05, 64, 5.0
+CONFIGURATIONS = [("lstm", "phrases"), ("rnn", "phrases"), ("lstm", "sentences")]  # (cell, training data)
+CONFIGURATION_NAMES = [f"{cell}-{train_on}" for cell, train_on in CONFIGURATIONS]
 
 
 def main() -> None:
@@ -33,12 +42,16 @@ def main() -> None:
     parser.add_argument("--sentence-epochs", type=int, default=6, help="at most, on the sentences alone")
     parser.add_argument("--patience", type=int, default=1)
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--only", nargs="+", choices=CONFIGURATION_NAMES, default=CONFIGURATION_NAMES)
+    parser.add_argument("--merge", nargs="+", type=Path, help="join these results files into --output, and train nothing")
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge, args.output)
+        return
 
     start = time.time()
-    configurations = [(cell, train_on, task) for train_on in ("phrases",) for cell in ("lstm", "rnn")
-                      for task in ("fine-grained", "binary")]
-    configurations += [("lstm", "sentences", task) for task in ("fine-grained", "binary")]
+    configurations = [(cell, train_on, task) for cell, train_on in CONFIGURATIONS
+                      if f"{cell}-{train_on}" in args.only for task in ("fine-grained", "binary")]
     rows, datasets = [], {}
     for cell, train_on, task in configurations:
         key = (task, train_on)
@@ -84,6 +97,25 @@ def write(args, rows, start) -> None:
         "rows": rows,
     }
     args.output.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def merge(paths, output) -> None:
+    """One results file from the files of processes that each ran some configurations (the same settings)."""
+    parts = [json.loads(path.read_text()) for path in paths]
+    if any(part["settings"] != parts[0]["settings"] for part in parts):
+        raise ValueError(f"--merge: the files {[str(path) for path in paths]} were written with different settings")
+    results = {
+        "command": " && ".join(part["command"] for part in parts),
+        "date": max(part["date"] for part in parts),
+        "wall_time_minutes": max(part["wall_time_minutes"] for part in parts),
+        "processes": [{"command": part["command"], "wall_time_minutes": part["wall_time_minutes"]} for part in parts],
+        "note": "the processes ran at the same time, one core each; wall_time_minutes is the longest",
+        "machine": parts[0]["machine"],
+        "settings": parts[0]["settings"],
+        "rows": [row for part in parts for row in part["rows"]],
+    }
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":
