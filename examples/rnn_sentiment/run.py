@@ -12,7 +12,7 @@ after every configuration, so an interrupted run leaves the rows it finished.
 The configurations can be split between processes (``--only``, each with its
 own ``--output``) and their files joined afterwards with ``--merge``:
 
-    python examples/rnn_sentiment/run.py --only lstm-phrases --output part1.json
+    python examples/rnn_sentiment/run.py --only lstm-phrases --tasks fine-grained --output part1.json
     python examples/rnn_sentiment/run.py --only rnn-phrases lstm-sentences --output part2.json
     python examples/rnn_sentiment/run.py --merge part1.json part2.json
 """
@@ -33,6 +33,7 @@ from edugrad.models.rnn_sentiment import RecurrentClassifier, load_sst, train  #
 EMBEDDING_DIM, HIDDEN_SIZE, DROPOUT, LR, BATCH_SIZE, MAX_NORM = 100, 100, 0.5, 0.05, 64, 5.0
 CONFIGURATIONS = [("lstm", "phrases"), ("rnn", "phrases"), ("lstm", "sentences")]  # (cell, training data)
 CONFIGURATION_NAMES = [f"{cell}-{train_on}" for cell, train_on in CONFIGURATIONS]
+TASKS = ["fine-grained", "binary"]
 
 
 def main() -> None:
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=1)
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.json"))
     parser.add_argument("--only", nargs="+", choices=CONFIGURATION_NAMES, default=CONFIGURATION_NAMES)
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=TASKS)
     parser.add_argument("--merge", nargs="+", type=Path, help="join these results files into --output, and train nothing")
     args = parser.parse_args()
     if args.merge:
@@ -51,7 +53,7 @@ def main() -> None:
 
     start = time.time()
     configurations = [(cell, train_on, task) for cell, train_on in CONFIGURATIONS
-                      if f"{cell}-{train_on}" in args.only for task in ("fine-grained", "binary")]
+                      if f"{cell}-{train_on}" in args.only for task in args.tasks]
     rows, datasets = [], {}
     for cell, train_on, task in configurations:
         key = (task, train_on)
