@@ -1,5 +1,6 @@
 """Course-style scripts run unchanged, and every chapter is an executable notebook."""
 
+import json
 import re
 import subprocess
 import sys
@@ -136,3 +137,19 @@ def test_every_public_operation_is_derived_under_a_stable_label():
     for name in names:
         label = "op-" + name.replace("_", "-")
         assert f"({label})=" in book, f"no ({label})= label in the book"
+
+
+def test_every_full_run_has_its_results_file_and_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    scripts = sorted((ROOT / "examples").glob("*/run.py"))
+    assert len(scripts) >= 4
+    for script in scripts:
+        name = script.relative_to(ROOT).as_posix()
+        assert f"python {name}" in readme, f"README.md's 'Full-scale runs' does not list {name}"
+        results = json.loads((script.parent / "results.json").read_text())
+        runs = results.get("runs", [results])  # a file may hold several runs, one per part
+        for run in runs:
+            assert run["command"].startswith(f"python {name}"), (name, run["command"])
+            assert run["machine"] and run["date"], (name, run)
+            timed = run.get("wall_time_minutes", 0) > 0 or all(row["seconds"] > 0 for row in results["rows"])
+            assert timed, f"{name}: its results give no wall time"
