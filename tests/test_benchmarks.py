@@ -26,7 +26,7 @@ SKIP_GRAM_MARKS = [pytest.mark.ex_multiply, pytest.mark.ex_log, pytest.mark.ex_s
 # Embeddings' gradients go through scatter_add, the exercise ex-scatter-add.
 EMBEDDING_MARKS = [pytest.mark.ex_scatter_add]
 # An LSTM step uses sigmoid and multiply, and edugrad's LSTM step clips with clip_grad_norm_.
-LSTM_MARKS = [pytest.mark.ex_sigmoid, pytest.mark.ex_multiply, pytest.mark.ex_clip_grad_norm]
+LSTM_MARKS = [pytest.mark.ex_sigmoid, pytest.mark.ex_multiply, pytest.mark.ex_lstm_step, pytest.mark.ex_clip_grad_norm]
 MARKS = {"sgns": SKIP_GRAM_MARKS, "lstm_lm": LSTM_MARKS}
 CASES = [
     pytest.param(
@@ -85,6 +85,7 @@ def test_the_small_lstm_step_clips_so_that_the_comparison_checks_the_clipping():
 @pytest.mark.ex_scatter_add
 @pytest.mark.ex_sigmoid
 @pytest.mark.ex_multiply
+@pytest.mark.ex_lstm_step
 def test_lstm_training_steps_change_the_weights_the_same_way(name):
     """The floor's in-place update (kept buffers, views of one output array) against edugrad's and torch's."""
     if name == "torch":
@@ -101,6 +102,7 @@ def test_lstm_training_steps_change_the_weights_the_same_way(name):
 
 @pytest.mark.ex_sigmoid
 @pytest.mark.ex_multiply
+@pytest.mark.ex_lstm_step
 def test_the_fused_cells_measured_compute_what_the_composition_computes():
     """benchmarks/lstm_analysis.py times fused LSTM and GRU cells: same values and gradients as lstm_step and gru_step."""
     from edugrad import Tensor, nn, ops

@@ -15,8 +15,8 @@ from edugrad.checking import weighted_sum
 
 
 def needs_the_exercises(test):
-    """Runs an LSTM or GRU step, so it needs sigmoid and multiply."""
-    return pytest.mark.ex_multiply(pytest.mark.ex_sigmoid(test))
+    """Runs an LSTM or GRU step, so it needs sigmoid and multiply, and (for the LSTM cases) the LSTM's step."""
+    return pytest.mark.ex_lstm_step(pytest.mark.ex_multiply(pytest.mark.ex_sigmoid(test)))
 
 
 def copy_from_torch(ours, theirs, dtype):

@@ -1,7 +1,7 @@
 """The LSTM language model of the chapter "An LSTM language model": streams and chunks, the model against
 PyTorch with copied weights, the loss scale, truncated BPTT, perplexity, and the schedule.
 
-Every test that runs an LSTM step needs the exercises sigmoid and multiply; the ones that train need
+Every test that runs an LSTM step needs the exercises sigmoid, multiply and the LSTM's step; the ones that train need
 clip_grad_norm_ too, so they carry those markers."""
 
 import math
@@ -17,7 +17,7 @@ from edugrad.models.lstm_lm import (
 
 
 def runs_lstm(test):
-    return pytest.mark.ex_multiply(pytest.mark.ex_sigmoid(test))
+    return pytest.mark.ex_lstm_step(pytest.mark.ex_multiply(pytest.mark.ex_sigmoid(test)))
 
 
 def trains(test):

@@ -20,7 +20,7 @@ CASES = list(itertools.product(["RNN", "LSTM"], [False, True]))
 
 def needs_the_exercises(kind):
     """An LSTM step uses sigmoid and multiply, two exercises of the elementwise chapter."""
-    return [pytest.mark.ex_multiply, pytest.mark.ex_sigmoid] if kind == "LSTM" else []
+    return [pytest.mark.ex_multiply, pytest.mark.ex_sigmoid, pytest.mark.ex_lstm_step] if kind == "LSTM" else []
 
 
 def cases(extra=()):

@@ -18,7 +18,7 @@ EXERCISES = [
     "ex_multiply", "ex_log", "ex_sigmoid", "ex_vecdot",  # the skip-gram homework's operations
     "ex_topological_order", "ex_sum_to_shape", "ex_planted_bug", "ex_scatter_add",
     "ex_softmax_backward", "ex_adam", "ex_standardize_backward", "ex_early_stopping",
-    "ex_clip_grad_norm",
+    "ex_clip_grad_norm", "ex_lstm_step",
 ]
 SELECT_EXERCISES = " or ".join(EXERCISES)
 
@@ -86,7 +86,7 @@ def test_the_student_edition_has_stubs_and_no_solutions(student):
         "ops/normalization.py": ["ex-standardize-backward: see normalization"],
         "optim.py": ["ex-adam: see adaptive-optimizers"],
         "experiments.py": ["ex-early-stopping: see experiments"],
-        "nn.py": ["ex-clip-grad-norm: see rnn"],
+        "nn.py": ["ex-clip-grad-norm: see rnn", "ex-lstm-step: see lstm"],
     }
     for path, messages in stubs.items():
         text = (student / "edugrad" / path).read_text()
