@@ -10,9 +10,13 @@ import math
 import numpy as np
 import pytest
 
+from edugrad.datasets import sst_sentences
 from edugrad.experiments import set_seed
-from edugrad.models.char_lm import SEPARATOR, UNKNOWN, CharNgram, CharVocabulary, bits_per_character, sample, train
+from edugrad.models.char_lm import (
+    SEPARATOR, UNKNOWN, CharNgram, CharVocabulary, bits_per_character, sample, sst_text, train,
+)
 from edugrad.models.lstm_lm import LSTMLanguageModel, streams
+from test_datasets import data_dir  # noqa: F401  (the fixture: the data, or a skip, or a failure in CI)
 
 TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n"
 
@@ -30,7 +34,17 @@ def tiny_model(vocabulary, hidden_size=16, seed=0):
     return LSTMLanguageModel(len(vocabulary), 8, hidden_size, num_layers=1, init_range=0.1, dtype=np.float64)
 
 
-# The vocabulary
+# The text and the vocabulary
+
+
+def test_sst_text_is_the_sentences_each_ended_by_the_separator(data_dir):
+    sentences = sst_sentences("dev")
+    text = sst_text("dev")
+    lines = text.split(SEPARATOR)
+    assert text.endswith(SEPARATOR) and lines[-1] == "" and len(lines) - 1 == len(sentences)
+    assert lines[:-1] == [" ".join(tokens) for tokens, _ in sentences]
+    assert text == text.lower() and sst_text("dev", lowercase=False) != text
+    assert sst_text("dev", lowercase=False).lower() == text
 
 
 def test_vocabulary_round_trip_and_order():
