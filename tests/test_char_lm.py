@@ -22,11 +22,11 @@ TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n"
 
 
 def runs_the_lstm(test):
-    return pytest.mark.ex_multiply(pytest.mark.ex_sigmoid(test))
+    return pytest.mark.ex_lstm_step(pytest.mark.ex_multiply(pytest.mark.ex_sigmoid(test)))
 
 
 def trains(test):
-    return runs_the_lstm(pytest.mark.ex_topological_order(pytest.mark.ex_adam(test)))
+    return runs_the_lstm(pytest.mark.ex_topological_order(pytest.mark.ex_adam(pytest.mark.ex_clip_grad_norm(test))))
 
 
 def tiny_model(vocabulary, hidden_size=16, seed=0):
