@@ -71,6 +71,7 @@ def test_dan_word_dropout_averages_the_kept_words_in_training_only():
     assert all(np.allclose(model(lonely).value, expected[2:3]) for _ in range(20))  # a lone word is never dropped
 
 
+@pytest.mark.ex_scatter_add  # Adagrad's row-sparse update of the word vectors
 def test_dan_training_decays_the_layers_but_not_the_word_vectors():
     np.random.seed(7)
     model = dan.DeepAveragingNetwork(12, 2, embedding_dim=4, hidden_size=5, num_layers=1, word_dropout=0.0,
