@@ -189,14 +189,15 @@ def test_clip_grad_norm_skips_parameters_without_gradients_and_takes_one_tensor(
 def test_clip_grad_norm_non_finite(torch):
     param, their_param = Tensor(np.zeros(2)), torch.zeros(2, dtype=torch.float64, requires_grad=True)
     param.grad, their_param.grad = np.array([np.nan, 1.0]), torch.tensor([np.nan, 1.0], dtype=torch.float64)
-    with pytest.raises(RuntimeError, match="clip_grad_norm_: the total norm of order 2.0 of the gradients is nan"):
-        nn.utils.clip_grad_norm_([param], 1.0, error_if_nonfinite=True)
-    with pytest.raises(RuntimeError, match="non-finite"):
-        torch.nn.utils.clip_grad_norm_([their_param], 1.0, error_if_nonfinite=True)
+    # first without the check (a NotImplementedError, a RuntimeError, must not reach pytest.raises below)
     total = nn.utils.clip_grad_norm_([param], 1.0)  # without the check, nan spreads as in torch
     their_total = torch.nn.utils.clip_grad_norm_([their_param], 1.0)
     assert np.isnan(total.value) and np.isnan(their_total.item())
     assert np.array_equal(np.isnan(param.grad), np.isnan(their_param.grad.numpy()))
+    with pytest.raises(RuntimeError, match="clip_grad_norm_: the total norm of order 2.0 of the gradients is nan"):
+        nn.utils.clip_grad_norm_([param], 1.0, error_if_nonfinite=True)
+    with pytest.raises(RuntimeError, match="non-finite"):
+        torch.nn.utils.clip_grad_norm_([their_param], 1.0, error_if_nonfinite=True)
 
 
 @pytest.mark.ex_scatter_add  # the row-sparse gradient comes from lookup_rows
