@@ -148,20 +148,7 @@ def test_downloading_fetches_verifies_and_extracts_archive_members(data_dir, tmp
         datasets.SST_ZIP: (data_dir / "sst/trainDevTestTrees_PTB.zip").read_bytes(),
     }
 
-    class Response:
-        def __init__(self, payload):
-            self.stream, self.headers = __import__("io").BytesIO(payload), {"Content-Length": str(len(payload))}
-
-        def read(self, size=-1):
-            return self.stream.read(size)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exception):
-            return False
-
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", lambda url, timeout: Response(sources[url]))
+    monkeypatch.setattr(datasets.urllib.request, "urlopen", lambda url, timeout: FakeResponse(sources[url]))
     monkeypatch.setenv("EDUGRAD_DATA", str(tmp_path / "cache"))
     datasets.verified.cache_clear()
     assert datasets.locate("ptb/ptb.test.txt").read_bytes() == sources[datasets.FILES["ptb/ptb.test.txt"].url]
