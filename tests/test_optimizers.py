@@ -172,3 +172,40 @@ def test_reading_an_empty_gradient_does_not_make_a_parameter_move():
         optimizer.step()
     assert np.array_equal(unused.value, np.ones(2)) and unused._grad is None  # ... and stays untouched
     assert not np.array_equal(used.value, np.ones(2))
+
+
+@pytest.mark.parametrize("shape, grad_shape", [((700, 300), (700, 300)), ((3, 5), (3, 5)), ((700, 300), (300,))])
+@pytest.mark.parametrize("param_dtype, grad_dtype", [(np.float64, np.float64), (np.float32, np.float32),
+                                                      (np.float32, np.float64)])
+def test_subtract_scaled_equals_the_plain_update_bit_for_bit(shape, grad_shape, param_dtype, grad_dtype):
+    # 700 x 300 is more than one block (with a partial last one); a [300] gradient broadcasts.
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal(shape).astype(param_dtype)
+    grad = rng.standard_normal(grad_shape).astype(grad_dtype)
+    param = Tensor(start.copy())
+    version = param._version[0]
+    optim.subtract_scaled(param, 0.37, grad)
+    expected = start.copy()
+    expected -= 0.37 * grad
+    assert param.value.dtype == param_dtype
+    np.testing.assert_array_equal(param.value, expected)
+    assert param._version[0] > version  # the graph sees the change
+
+
+def test_subtract_scaled_reads_a_strided_gradient_correctly():
+    rng = np.random.default_rng(1)
+    start, wide = rng.standard_normal((400, 400)), rng.standard_normal((400, 800))
+    param = Tensor(start.copy())
+    optim.subtract_scaled(param, 0.5, wide[:, ::2])  # not contiguous
+    np.testing.assert_array_equal(param.value, start - 0.5 * wide[:, ::2])
+
+
+def test_sgd_updates_the_parameter_array_in_place():
+    # A parameter's array stays the same object across steps (no full-size temporary replaces it).
+    param = Tensor(np.ones((600, 300)))
+    array = param.value
+    optimizer = optim.SGD([param], lr=0.1)
+    ops.reduce_sum(param * param).backward()
+    optimizer.step()
+    assert param.value is array
+    np.testing.assert_array_equal(array, np.full((600, 300), 0.8))
