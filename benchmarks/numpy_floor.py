@@ -1,41 +1,55 @@
-"""The floor: each workload written by hand in numpy, backward pass included.
+"""The floor: each workload written by hand in numpy, backward pass included, with care.
 
 No graph, no checks, no objects per value: forward, loss, the gradients
 written out by hand, and the SGD update (after clipping the gradients'
 global norm, for the workload that clips). A library built on numpy can match
-this but not beat it. An embedding table's gradient is either a dense array
-(``sparse=False``) or the looked-up rows and their gradients (``sparse=True``),
-which the update adds into the table with one scatter.
+this but not beat it, so it is written to be hard to beat:
+
+- a dense embedding gradient lives in a kept table, and each step zeroes only
+  the rows the previous step wrote, instead of allocating (and page-faulting
+  in) a fresh table;
+- only real tokens are gathered and scattered: padding is never looked up;
+- the DAN's average is a segment sum over each sentence's rows (np.add.reduceat);
+- softmax cross-entropy turns the logits into their gradient in place;
+- the NPLM's output weight and bias are one array [hidden + 1, vocabulary] (the
+  parameters are views of it) and the hidden states carry a column of ones:
+  one product gives logits with the bias added, one product both gradients;
+- row-wise dot products are batched matrix products, never a [B, K, D] product
+  summed;
+- the update subtracts lr * grad in place in cache-sized blocks
+  (edugrad.optim.subtract_scaled, a plain numpy function).
+
+An embedding table's gradient is either a dense array (``sparse=False``) or
+the looked-up rows and their gradients (``sparse=True``), which the update adds
+into the table with one scatter.
 """
 
 import time
 
 import numpy as np
 
-# The one piece shared with edugrad: a plain numpy function (chapter "Indexing and embeddings"),
-# the fastest scatter-add measured there, so that the floor and edugrad add rows alike.
+# The two pieces shared with edugrad: plain numpy functions (chapters "Indexing and embeddings" and
+# "Optimizers"), the fastest forms measured there, so that the floor and edugrad add rows and update alike.
 from edugrad.ops.indexing import scatter_add
+from edugrad.optim import subtract_scaled
 
 
 def relu_backward(grad, pre_activation):
-    return grad * (pre_activation > 0)
+    grad *= pre_activation > 0  # in place: the product's buffer is ours
+    return grad
 
 
-def softmax_cross_entropy(logits, labels):
-    """Mean loss and its gradient with respect to the logits: one exp, the softmax reused."""
-    batch = len(labels)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    grad = np.exp(shifted)
-    totals = grad.sum(axis=1, keepdims=True)
-    loss = -(shifted[np.arange(batch), labels] - np.log(totals[:, 0])).sum() / batch
-    grad /= totals
-    grad[np.arange(batch), labels] -= 1
-    grad /= batch
-    return loss, grad
-
-
-def log_sigmoid(x):
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+def softmax_cross_entropy_(logits, labels):
+    """Mean loss; ``logits`` is overwritten with the loss's gradient with respect to them."""
+    batch, rows = len(labels), np.arange(len(labels))
+    logits -= logits.max(axis=1, keepdims=True)
+    picked = logits[rows, labels]  # a copy: the shifted scores of the labels
+    np.exp(logits, out=logits)
+    totals = logits.sum(axis=1)
+    loss = float((np.log(totals) - picked).sum() / batch)
+    logits *= (1 / (totals * batch))[:, None].astype(logits.dtype)  # softmax / batch
+    logits[rows, labels] -= 1 / batch
+    return loss
 
 
 def sigmoid(x):
@@ -48,19 +62,24 @@ class Floor:
     def __init__(self, workload, weights: dict, sparse: bool = False):
         self.workload, self.sparse = workload, sparse
         self.params = {name: array.copy() for name, array in weights.items()}
+        self.dense_grads, self.written_rows = {}, {}  # kept dense embedding gradients, and the rows last written
+        if workload.name == "nplm":  # [output.weight; output.bias] as one array, the parameters views of it
+            hidden = self.params["output.weight"].shape[0]
+            self.output = np.concatenate([self.params["output.weight"], self.params["output.bias"][None]])
+            self.params["output.weight"], self.params["output.bias"] = self.output[:hidden], self.output[hidden]
         if workload.name == "lstm_lm":
             self.lstm = LSTMLanguageModelFloor(workload, self.params)
 
-    def embedding_gradient(self, name, rows, values, skip=None):
-        """The gradient of a looked-up table: rows and values, or a dense array."""
-        rows, values = rows.ravel(), values.reshape(len(rows.ravel()), -1)
-        if skip is not None:  # the padding row gets no gradient
-            keep = rows != skip
-            rows, values = rows[keep], values[keep]
+    def embedding_gradient(self, name, rows, values):
+        """The gradient of a looked-up table: rows and values, or a dense kept array."""
         if self.sparse:
             return rows, values
-        dense = np.zeros_like(self.params[name])
+        if name not in self.dense_grads:
+            self.dense_grads[name] = np.zeros_like(self.params[name])
+        dense = self.dense_grads[name]
+        dense[self.written_rows.get(name, [])] = 0  # the rest is zero already
         scatter_add(dense, rows, values)
+        self.written_rows[name] = rows
         return dense
 
     def step(self, batch) -> float:
@@ -78,66 +97,88 @@ class Floor:
         for name, grad in grads.items():
             if isinstance(grad, tuple):
                 rows, values = grad
-                scatter_add(self.params[name], rows, -lr * values)
+                values *= -lr  # the values are this step's own array
+                scatter_add(self.params[name], rows, values)
             else:
-                self.params[name] -= lr * grad
+                subtract_scaled(self.params[name], lr, grad)
         return loss
 
     def gradients(self, batch) -> tuple:
-        return getattr(self, self.workload.name)(batch)
+        loss, grads = getattr(self, self.workload.name)(batch)
+        return loss, {name: (grad[0], grad[1].copy()) if isinstance(grad, tuple) else grad.copy()
+                      for name, grad in grads.items()}
 
     def mlp(self, b):
         p, x = self.params, b["inputs"]
-        z1 = x @ p["0.weight"] + p["0.bias"]
+        z1 = x @ p["0.weight"]
+        z1 += p["0.bias"]
         a1 = np.maximum(z1, 0)
-        z2 = a1 @ p["2.weight"] + p["2.bias"]
+        z2 = a1 @ p["2.weight"]
+        z2 += p["2.bias"]
         a2 = np.maximum(z2, 0)
-        out = a2 @ p["4.weight"] + p["4.bias"]
-        difference = out - b["targets"]
-        loss = np.mean(difference**2)
-        d_out = 2 * difference / difference.size
-        d_z2 = relu_backward(d_out @ p["4.weight"].T, z2)
+        difference = a2 @ p["4.weight"]
+        difference += p["4.bias"]
+        difference -= b["targets"]
+        loss = float(np.dot(difference.ravel(), difference.ravel())) / difference.size
+        difference *= 2 / difference.size  # now the gradient of the loss with respect to the output
+        d_z2 = relu_backward(difference @ p["4.weight"].T, z2)
         d_z1 = relu_backward(d_z2 @ p["2.weight"].T, z1)
         return loss, {
-            "4.weight": a2.T @ d_out, "4.bias": d_out.sum(axis=0),
+            "4.weight": a2.T @ difference, "4.bias": difference.sum(axis=0),
             "2.weight": a1.T @ d_z2, "2.bias": d_z2.sum(axis=0),
             "0.weight": x.T @ d_z1, "0.bias": d_z1.sum(axis=0),
         }
 
     def dan(self, b):
-        p, indices = self.params, b["indices"]
+        p, indices, lengths = self.params, b["indices"], b["lengths"]
         table = p["embedding.weight"]
-        lengths = b["lengths"][:, None].astype(table.dtype)
-        average = table[indices].sum(axis=1) / lengths
-        z1 = average @ p["hidden.0.weight"] + p["hidden.0.bias"]
+        words = indices[indices != 0]  # the real tokens, sentence after sentence (0 is padding)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        inverse_lengths = (1 / lengths)[:, None].astype(table.dtype)
+        average = np.add.reduceat(table[words], starts, axis=0)
+        average *= inverse_lengths
+        z1 = average @ p["hidden.0.weight"]
+        z1 += p["hidden.0.bias"]
         a1 = np.maximum(z1, 0)
-        z2 = a1 @ p["hidden.2.weight"] + p["hidden.2.bias"]
+        z2 = a1 @ p["hidden.2.weight"]
+        z2 += p["hidden.2.bias"]
         a2 = np.maximum(z2, 0)
-        logits = a2 @ p["output.weight"] + p["output.bias"]
-        loss, d_logits = softmax_cross_entropy(logits, b["labels"])
+        logits = a2 @ p["output.weight"]
+        logits += p["output.bias"]
+        loss = softmax_cross_entropy_(logits, b["labels"])
+        d_logits = logits  # overwritten with the loss's gradient
         d_z2 = relu_backward(d_logits @ p["output.weight"].T, z2)
         d_z1 = relu_backward(d_z2 @ p["hidden.2.weight"].T, z1)
         d_average = d_z1 @ p["hidden.0.weight"].T
-        d_words = np.broadcast_to((d_average / lengths)[:, None, :], indices.shape + (table.shape[1],))
+        d_average *= inverse_lengths
         return loss, {
             "output.weight": a2.T @ d_logits, "output.bias": d_logits.sum(axis=0),
             "hidden.2.weight": a1.T @ d_z2, "hidden.2.bias": d_z2.sum(axis=0),
             "hidden.0.weight": average.T @ d_z1, "hidden.0.bias": d_z1.sum(axis=0),
-            "embedding.weight": self.embedding_gradient("embedding.weight", indices, d_words, skip=0),
+            "embedding.weight": self.embedding_gradient("embedding.weight", words, np.repeat(d_average, lengths, axis=0)),
         }
 
     def nplm(self, b):
         p, contexts = self.params, b["contexts"]
         x = p["embedding.weight"][contexts].reshape(len(contexts), -1)
-        hidden = np.tanh(x @ p["hidden.weight"] + p["hidden.bias"])
-        logits = hidden @ p["output.weight"] + p["output.bias"]
-        loss, d_logits = softmax_cross_entropy(logits, b["next_words"])
-        d_pre = (d_logits @ p["output.weight"].T) * (1 - hidden**2)
+        hidden_size = len(p["hidden.bias"])
+        hidden = np.empty((len(contexts), hidden_size + 1), dtype=x.dtype)  # tanh(...) and a column of ones
+        hidden[:, hidden_size] = 1
+        np.matmul(x, p["hidden.weight"], out=hidden[:, :hidden_size])
+        hidden[:, :hidden_size] += p["hidden.bias"]
+        np.tanh(hidden[:, :hidden_size], out=hidden[:, :hidden_size])
+        logits = hidden @ self.output  # bias included
+        loss = softmax_cross_entropy_(logits, b["next_words"])
+        d_logits = logits  # overwritten with the loss's gradient
+        d_output = hidden.T @ d_logits  # [d weight; d bias]
+        d_pre = d_logits @ p["output.weight"].T
+        d_pre *= 1 - hidden[:, :hidden_size] ** 2
         d_x = d_pre @ p["hidden.weight"].T
         return loss, {
-            "output.weight": hidden.T @ d_logits, "output.bias": d_logits.sum(axis=0),
+            "output.weight": d_output[:hidden_size], "output.bias": d_output[hidden_size],
             "hidden.weight": x.T @ d_pre, "hidden.bias": d_pre.sum(axis=0),
-            "embedding.weight": self.embedding_gradient("embedding.weight", contexts, d_x),
+            "embedding.weight": self.embedding_gradient("embedding.weight", contexts.ravel(),
+                                                        d_x.reshape(contexts.size, -1)),
         }
 
     def lstm_lm(self, b):
@@ -151,15 +192,17 @@ class Floor:
         p, centres, candidates = self.params, b["centres"], b["candidates"]
         words = p["words.weight"][centres]  # [batch, dimension]
         contexts = p["contexts.weight"][candidates]  # [batch, 1 + K, dimension]
-        scores = np.einsum("bd,bkd->bk", words, contexts)
-        signs = np.where(np.arange(candidates.shape[1]) == 0, 1.0, -1.0).astype(scores.dtype)
-        loss = -log_sigmoid(signs * scores).sum()
-        d_scores = -signs * sigmoid(-signs * scores)  # d/ds of -log sigmoid(sign * s)
-        d_words = np.einsum("bk,bkd->bd", d_scores, contexts)
+        scores = np.matmul(contexts, words[:, :, None])[:, :, 0]  # row-wise dot products, [batch, 1 + K]
+        scores[:, 1:] *= -1  # the true context's score, then the negated negatives': z
+        loss = float(np.logaddexp(0, -scores).sum())  # sum of -log sigmoid(z)
+        d_scores = sigmoid(-scores)  # -d/dz of -log sigmoid(z) ...
+        d_scores[:, 0] *= -1  # ... times the sign: d/ds
+        d_words = np.matmul(d_scores[:, None, :], contexts)[:, 0]
         d_contexts = d_scores[:, :, None] * words[:, None, :]
         return loss, {
             "words.weight": self.embedding_gradient("words.weight", centres, d_words),
-            "contexts.weight": self.embedding_gradient("contexts.weight", candidates, d_contexts),
+            "contexts.weight": self.embedding_gradient("contexts.weight", candidates.ravel(),
+                                                       d_contexts.reshape(candidates.size, -1)),
         }
 
 
