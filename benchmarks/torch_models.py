@@ -57,8 +57,8 @@ class TorchModel:
 
     def dan(self, b):
         p = self.params
-        words = F.embedding(b["indices"], p["embedding.weight"], padding_idx=0, sparse=self.sparse)
-        average = words.sum(dim=1) / b["lengths"][:, None].to(words.dtype)
+        # The fused lookup-and-average; padding (index 0) is left out of each mean.
+        average = F.embedding_bag(b["indices"], p["embedding.weight"], mode="mean", padding_idx=0, sparse=self.sparse)
         a1 = torch.relu(average @ p["hidden.0.weight"] + p["hidden.0.bias"])
         a2 = torch.relu(a1 @ p["hidden.2.weight"] + p["hidden.2.bias"])
         return F.cross_entropy(a2 @ p["output.weight"] + p["output.bias"], b["labels"])
@@ -73,7 +73,7 @@ class TorchModel:
         p, candidates = self.params, b["candidates"]
         words = F.embedding(b["centres"], p["words.weight"], sparse=self.sparse)
         contexts = F.embedding(candidates, p["contexts.weight"], sparse=self.sparse)
-        scores = (words[:, None, :] * contexts).sum(dim=-1)
+        scores = torch.bmm(contexts, words[:, :, None])[:, :, 0]  # row-wise dot products
         signs = torch.where(torch.arange(candidates.shape[1]) == 0, 1.0, -1.0).to(scores.dtype)
         return -F.logsigmoid(scores * signs).sum()
 
