@@ -48,8 +48,10 @@ class EdugradModel:
         self.optimizer = optim.SGD(self.model.parameters(), lr=workload.lr)
         self.loss = getattr(self, workload.name)
 
+    set_to_none = False  # keep the gradient arrays from step to step (chapter "The computation graph", graph-accumulating)
+
     def step(self, batch) -> float:
-        self.optimizer.zero_grad()
+        self.optimizer.zero_grad(set_to_none=self.set_to_none)
         loss = self.loss(batch)
         loss.backward()
         if self.workload.max_norm is not None:
