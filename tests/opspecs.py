@@ -206,6 +206,16 @@ def lookup_inputs(data):
     return [normal(rng, (rows, width)), indices], {}
 
 
+def bag_inputs(data):
+    """A table and [bags, length] indices, with a padding index (often) and a mode."""
+    rng = rng_from(data)
+    rows, width = data.draw(st.integers(1, 6), label="rows"), data.draw(st.integers(1, 4), label="width")
+    bags, length = data.draw(st.integers(1, 4), label="bags"), data.draw(st.integers(1, 5), label="length")
+    options = {"mode": data.draw(st.sampled_from(["sum", "mean"]), label="mode"),
+               "padding_idx": data.draw(st.sampled_from([None, 0]), label="padding_idx")}
+    return [normal(rng, (rows, width)), rng.integers(0, rows, (bags, length))], options
+
+
 def class_axis(data):
     rng = rng_from(data)
     x = wide(rng, shape(data, min_dims=1))
@@ -392,6 +402,9 @@ SPECS = [
     OpSpec("concat", concat_inputs, ops.concat, lambda torch, *arrays, axis: torch.cat(arrays, dim=axis)),
     OpSpec("vecdot", vecdot_inputs, ops.vecdot, lambda torch, a, b: torch.linalg.vecdot(a, b), exercise="ex_vecdot"),
     OpSpec("lookup_rows", lookup_inputs, ops.lookup_rows, lambda torch, matrix, indices: matrix[indices], exercise="ex_scatter_add"),
+    OpSpec("embedding_bag", bag_inputs, ops.embedding_bag,
+           lambda torch, matrix, indices, mode, padding_idx: torch.nn.functional.embedding_bag(
+               indices, matrix, mode=mode, padding_idx=padding_idx), exercise="ex_scatter_add"),
     OpSpec("softmax", class_axis, ops.softmax, lambda torch, a, axis: torch.softmax(a, dim=axis), exercise="ex_softmax_backward"),
     OpSpec("log_softmax", class_axis, ops.log_softmax, lambda torch, a, axis: torch.log_softmax(a, dim=axis)),
     OpSpec(

@@ -33,6 +33,16 @@ def test_add_and_multiply_shape_mismatch(op):
         op(Tensor(np.ones((3, 4))), Tensor(np.ones(5)))
 
 
+def test_embedding_bag_names_its_mode_shapes_and_indices():
+    table = Tensor(np.ones((5, 2)))
+    with pytest.raises(ValueError, match=r"embedding_bag: mode must be 'sum' or 'mean', got 'max'"):
+        ops.embedding_bag(table, np.array([[1, 2]]), mode="max")
+    with pytest.raises(ValueError, match=r"embedding_bag: needs a matrix \[rows, dimension\] and indices \[bags, length\], got shapes \(5, 2\) and \(3,\)"):
+        ops.embedding_bag(table, np.array([1, 2, 3]))
+    with pytest.raises(IndexError, match=r"embedding_bag: index 7 at position \(0, 1\) is out of range for a matrix with 5 rows"):
+        ops.embedding_bag(table, np.array([[1, 7]]))
+
+
 def test_lookup_rows_refuses_float_and_out_of_range_indices():
     table = Tensor(np.ones((5, 2)))
     with pytest.raises(TypeError, match=r"lookup_rows: indices must be integers, got float64"):
