@@ -186,30 +186,35 @@ def time_slice_sums(model, batch, steps: int, clock: str) -> dict:
     """Without the profiler: ms per step, and the part spent adding up the gradients of the time slices.
 
     nn.LSTM takes each step's share of the input projections, [batch, 4 * hidden], from the
-    [time, batch, 4 * hidden] array with a getitem; each getitem's backward is an array of the
-    whole projection, zero but for its slice, and the engine adds them up (add_gradients).
+    [time, batch, 4 * hidden] array with a getitem; each getitem's backward hands back its slice
+    (a SliceGrad), and the engine adds the slices up: the first two into a new array
+    (add_gradients), the others into that array (add_gradient_into). Both are timed.
     """
     tick = CLOCKS[clock]
     s = model.workload.sizes
     projection_shape = (s["steps"], s["batch"], 4 * s["hidden"])
     spent = [0.0]
-    original = tensor_module.add_gradients
+    originals = {name: getattr(tensor_module, name) for name in ("add_gradients", "add_gradient_into")}
 
-    def timed(total, grad):
-        start = tick()
-        summed = original(total, grad)
-        if np.shape(total) == projection_shape:
-            spent[0] += tick() - start
-        return summed
+    def timed(original):
+        def call(total, grad):
+            start = tick()
+            result = original(total, grad)
+            if np.shape(total) == projection_shape:
+                spent[0] += tick() - start
+            return result
+        return call
 
-    tensor_module.add_gradients = timed
+    for name, original in originals.items():
+        setattr(tensor_module, name, timed(original))
     try:
         start = tick()
         for _ in range(steps):
             model.step(batch)
         step_seconds = (tick() - start) / steps
     finally:
-        tensor_module.add_gradients = original
+        for name, original in originals.items():
+            setattr(tensor_module, name, original)
     return {"ms_per_step": 1000 * step_seconds, "time_slice_sums_ms": 1000 * spent[0] / steps}
 
 

@@ -137,3 +137,41 @@ def test_zero_grad_keeping_the_arrays_matches_torch():
     their_optimizer.zero_grad(set_to_none=False)
     assert theirs.grad is not None and ours._grad is not None  # zeros, not None, in both
     assert not ours._grad.any() and not theirs.grad.numpy().any()
+
+
+def test_slices_gradients_add_up_to_the_dense_gradient():
+    # Overlapping slices, an integer index, a new axis and an index array, used together.
+    from edugrad.ops.sequences import SliceGrad
+
+    rng = np.random.default_rng(4)
+    a = Tensor(rng.standard_normal((5, 3)))
+    parts = [ops.getitem(a, slice(0, 3)), ops.getitem(a, slice(2, 5)), ops.getitem(a, 1),
+             ops.getitem(a, (None, slice(None), 2)), ops.getitem(a, np.array([0, 0, 4]))]
+    weights = [rng.standard_normal(part.shape) for part in parts]
+    loss = ops.reduce_sum(ops.power(parts[0], exponent=2))
+    for part, weight in zip(parts[1:], weights[1:]):
+        loss = loss + ops.reduce_sum(ops.power(part + Tensor(weight, requires_grad=False), exponent=2))
+    loss.backward()
+    expected = np.zeros((5, 3))
+    expected[0:3] += 2 * a.value[0:3]
+    expected[2:5] += 2 * (a.value[2:5] + weights[1])
+    expected[1] += 2 * (a.value[1] + weights[2])
+    expected[:, 2] += 2 * (a.value[:, 2] + weights[3][0])
+    np.add.at(expected, [0, 0, 4], 2 * (a.value[[0, 0, 4]] + weights[4]))
+    assert isinstance(a._grad, np.ndarray)
+    np.testing.assert_allclose(a.grad, expected, rtol=1e-13)
+    assert isinstance(ops.getitem.operation.backward([(5, 3), slice(1, 2)], np.ones((1, 3)))[0], SliceGrad)
+
+
+def test_a_computed_tensor_sliced_many_times_gets_one_array_summed_in_place():
+    # The pattern of a recurrent layer: one projection, a slice per time step.
+    rng = np.random.default_rng(5)
+    x, w = Tensor(rng.standard_normal((6, 2, 3))), Tensor(rng.standard_normal((3, 4)))
+    projection = ops.matmul(x, w)  # [time, batch, 4]
+    steps = ops.unbind(projection, axis=0)
+    loss = ops.reduce_sum(ops.power(steps[0], exponent=2))
+    for step in steps[1:]:
+        loss = loss + ops.reduce_sum(ops.power(step, exponent=2))
+    loss.backward()
+    np.testing.assert_allclose(projection.grad, 2 * projection.value, rtol=1e-14)
+    np.testing.assert_allclose(w.grad, np.einsum("tbi,tbo->io", x.value, 2 * projection.value), rtol=1e-12)
