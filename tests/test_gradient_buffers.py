@@ -175,3 +175,20 @@ def test_a_computed_tensor_sliced_many_times_gets_one_array_summed_in_place():
     loss.backward()
     np.testing.assert_allclose(projection.grad, 2 * projection.value, rtol=1e-14)
     np.testing.assert_allclose(w.grad, np.einsum("tbi,tbo->io", x.value, 2 * projection.value), rtol=1e-12)
+
+
+@pytest.mark.ex_clip_grad_norm
+def test_clipping_scales_a_kept_gradient_where_it_is_and_leaves_shared_ones_alone():
+    kept, shared_a, shared_b = Tensor(np.ones(4)), Tensor(np.ones(2)), Tensor(np.ones(2))
+    for _ in range(2):  # the second clear makes the array the leaf's own
+        clear_grad(kept, set_to_none=False)
+        square_sum(kept).backward()  # gradient 2, norm 4
+    array = kept._grad
+    ops.reduce_sum(shared_a + shared_b).backward()  # one array for both
+    shared = shared_a._grad
+    nn.utils.clip_grad_norm_([kept, shared_a, shared_b], max_norm=1.0)
+    norm = np.sqrt(4 * 2.0**2 + 4 * 1.0)
+    assert kept._grad is array
+    np.testing.assert_allclose(kept.grad, np.full(4, 2.0 / (norm + 1e-6)), rtol=1e-12)
+    np.testing.assert_array_equal(shared, np.ones(2))  # the shared array was not scaled in place
+    np.testing.assert_allclose(shared_a.grad, np.full(2, 1.0 / (norm + 1e-6)), rtol=1e-12)
