@@ -88,7 +88,7 @@ def lstm_lm(p, b, layers):
 def clip_coefficient(grads: dict, max_norm: float) -> float:
     """torch.nn.utils.clip_grad_norm_'s factor: max_norm / (global norm + 1e-6), at most 1."""
     norm = np.sqrt(sum(float(np.vdot(grad, grad)) for grad in grads.values()))
-    return min(max_norm / (norm + 1e-6), 1.0)
+    return float(min(max_norm / (norm + 1e-6), 1.0))  # a Python float: float32 gradients stay float32
 
 
 class AutogradModel:
