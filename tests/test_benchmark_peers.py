@@ -160,3 +160,16 @@ def test_the_script_measures_the_installed_peers_in_the_dense_rows_and_merges_th
     assert set(measured["us_per_op"]) == {"numpy", "edugrad", "torch", *{PACKAGE[name] for name in installed}}
     assert max(measured["gradient_error"].values()) < 1e-12 and "--overhead-only" in measured["command"]
     assert all(figures["wall_us_per_op"] > 0 and figures["cpu_us_per_op"] >= 0 for figures in measured["us_per_op"].values())
+
+
+def test_a_missing_peer_leaves_its_columns_empty_and_says_how_to_install_it(monkeypatch, capsys):
+    for package in ("autograd", "jax"):
+        monkeypatch.setitem(sys.modules, package, None)  # as if not installed: importing it fails
+        monkeypatch.delitem(sys.modules, f"{package}_models", raising=False)  # imported again, so it fails
+    classes = suite.implementations(["edugrad", "floor", "autograd", "jax", "jax_jit"])
+    assert set(classes) == {"edugrad", "floor"}
+    assert capsys.readouterr().out.splitlines() == [
+        "autograd is not installed: its columns stay empty (pip install autograd)",
+        'jax is not installed: its columns stay empty (pip install "jax[cpu]")']
+    assert set(overhead.implementations(["numpy", "autograd", "jax"])) == {"numpy"}
+    assert "autograd is not installed" in capsys.readouterr().out
