@@ -1,17 +1,24 @@
-"""How fast is edugrad? One training step of each workload, in edugrad, in hand-written numpy and in PyTorch.
+"""How fast is edugrad? One training step of each workload, in edugrad, in hand-written numpy, PyTorch and other libraries.
 
     python benchmarks/run.py                      # everything; writes benchmarks/results.json
     python benchmarks/run.py --skip-book          # without the cold book build (several minutes)
     python benchmarks/run.py --quick --output /tmp/r.json   # small sizes, a few seconds
     python benchmarks/run.py --workloads lstm_lm --clock cpu --merge   # re-measure some rows, keep the others
+    python benchmarks/run.py --implementations edugrad floor torch   # without the other libraries
+    python benchmarks/run.py --overhead-only      # only the cost per operation (benchmarks/overhead.py), merged in
 
 A step is forward, loss, backward and the SGD update. For each workload, data
 type and kind of embedding gradient, the script first checks that the three
 implementations compute the same loss and gradients from the same weights,
 then times them in interleaved rounds (so that a busy moment of the machine
-hits all three alike) and reports the median time per step, its range, and
+hits all alike) and reports the median time per step, its range, and
 the ratios edugrad/floor and edugrad/torch. Peak memory is measured in a
-fresh process per implementation. All three use the same number of threads.
+fresh process per implementation. All use the same number of threads.
+The other libraries (HIPS autograd, MyGrad, JAX eager and JAX with the whole
+step compiled by jax.jit) are measured when installed, in the dense rows only:
+none of them has row-sparse gradients. With --overhead (or --overhead-only)
+it also measures what one tiny operation costs, forward and backward, in each
+library (benchmarks/overhead.py), under the results' key "overhead".
 For the LSTM language model it also records where the step's time goes and
 what fused LSTM and GRU cells would save (benchmarks/lstm_analysis.py).
 """
@@ -29,6 +36,7 @@ ROOT = HERE.parent
 
 
 WORKLOADS = ["mlp", "dan", "nplm", "sgns", "lstm_lm"]
+IMPLEMENTATIONS = ["edugrad", "floor", "torch", "autograd", "mygrad", "jax", "jax_jit"]  # suite.NAMES
 
 
 def parse_arguments(argv=None):
@@ -36,6 +44,13 @@ def parse_arguments(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes and few rounds (for tests)")
     parser.add_argument("--workloads", nargs="+", default=WORKLOADS, choices=WORKLOADS)
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
+    parser.add_argument("--gradients", nargs="+", default=["dense", "sparse"], choices=["dense", "sparse"],
+                        help="the kinds of embedding gradient measured")
+    parser.add_argument("--implementations", nargs="+", default=IMPLEMENTATIONS, choices=IMPLEMENTATIONS,
+                        help="edugrad and the floor are always measured; the others when installed")
+    parser.add_argument("--overhead", action="store_true", help="also measure the cost per operation (benchmarks/overhead.py)")
+    parser.add_argument("--overhead-only", action="store_true",
+                        help="measure only the cost per operation, and merge it into --output (its rows are kept)")
     parser.add_argument("--threads", type=int, default=1, help="threads for OpenBLAS and PyTorch (default 1)")
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per implementation")
     parser.add_argument("--skip-memory", action="store_true")
@@ -61,7 +76,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(HERE))
 import workloads  # noqa: E402
-from suite import check_gradients, implementations, make, summary, time_steps  # noqa: E402
+from suite import check_gradients, for_gradient, implementations, make, summary, time_steps  # noqa: E402
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
@@ -112,33 +127,52 @@ def machine() -> str:
 
 def versions() -> dict:
     import platform
+    from importlib.metadata import PackageNotFoundError, version
 
     import edugrad
 
     found = {"python": platform.python_version(), "numpy": np.__version__, "edugrad": edugrad.__version__}
-    try:
-        import torch
-
-        found["torch"] = torch.__version__
-    except ImportError:
-        pass
+    for package in ("torch", "autograd", "mygrad", "jax", "jaxlib"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
     return found
 
 
-def print_header():
-    header = f"{'workload':<8} {'gradient':<8} {'dtype':<8} {'edugrad ms':>11} {'floor ms':>9} {'torch ms':>9} " \
-             f"{'ed/floor':>8} {'ed/torch':>8}  {'peak MB edugrad/floor/torch':>27}"
+def print_header(names):
+    header = f"{'workload':<8} {'gradient':<8} {'dtype':<8} " + " ".join(f"{name + ' ms':>11}" for name in names) + \
+             f" {'ed/floor':>8} {'ed/torch':>8}  peak MB {'/'.join(names)}"
     print(header)
     print("-" * len(header))
 
 
-def print_row(row):
+def print_row(row, names):
     t = row["ms_per_step"]
-    torch_ms = f"{t['torch']['median']:9.3f}" if "torch" in t else f"{'-':>9}"
+    times = " ".join(f"{t[name]['median']:11.3f}" if name in t else f"{'-':>11}" for name in names)
     versus_torch = f"{row['edugrad/torch']:8.2f}" if "edugrad/torch" in row else f"{'-':>8}"
     memory = "/".join(f"{row['peak_mb'][k]:.1f}" for k in row.get("peak_mb", {})) or "-"
-    print(f"{row['workload']:<8} {row['gradient']:<8} {row['dtype']:<8} {t['edugrad']['median']:11.3f} "
-          f"{t['floor']['median']:9.3f} {torch_ms} {row['edugrad/floor']:8.2f} {versus_torch}  {memory:>27}")
+    print(f"{row['workload']:<8} {row['gradient']:<8} {row['dtype']:<8} {times} {row['edugrad/floor']:8.2f} "
+          f"{versus_torch}  {memory}")
+
+
+def measure_overhead() -> dict:
+    import overhead
+
+    rounds = ARGUMENTS.rounds or (3 if ARGUMENTS.quick else 15)
+    figures = overhead.run(rounds=rounds, block_seconds=0.005 if ARGUMENTS.quick else 0.05, threads=ARGUMENTS.threads)
+    overhead.print_table(figures)
+    return figures
+
+
+def merge_overhead(figures):
+    """Put the overhead figures into --output under "overhead", keeping everything else in it."""
+    results = json.loads(ARGUMENTS.output.read_text()) if ARGUMENTS.output.exists() else {}
+    command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
+    results["overhead"] = {**figures, "command": command, "date": time.strftime("%Y-%m-%d"), "machine": machine(),
+                           "versions": versions(), "threads": ARGUMENTS.threads}
+    ARGUMENTS.output.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"overhead merged into {ARGUMENTS.output}")
 
 
 def lstm_analysis(classes, workload, gradient, dtype, rounds) -> dict:
@@ -182,15 +216,20 @@ def main():
     if ARGUMENTS.memory_probe:
         memory_probe(*ARGUMENTS.memory_probe)
         return
-    classes = implementations(threads=ARGUMENTS.threads)
+    if ARGUMENTS.threads == 1:  # XLA's own thread pool, read when jax loads
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    if ARGUMENTS.overhead_only:
+        merge_overhead(measure_overhead())
+        return
+    classes = implementations(["edugrad", "floor", *ARGUMENTS.implementations], threads=ARGUMENTS.threads)
     table = workloads.SMALL if ARGUMENTS.quick else workloads.FULL
     rounds = ARGUMENTS.rounds or (3 if ARGUMENTS.quick else 15)
     block_seconds = 0.005 if ARGUMENTS.quick else 0.1
     rows = []
-    print_header()
+    print_header(list(classes))
     for workload_name in ARGUMENTS.workloads:
         workload = table[workload_name]
-        for gradient in workload.gradients:
+        for gradient in [gradient for gradient in workload.gradients if gradient in ARGUMENTS.gradients]:
             for dtype in [dtype for dtype in ARGUMENTS.dtypes if dtype in workload.dtypes]:
                 errors = check_gradients(classes, workload, gradient, dtype)
                 times = time_steps(classes, workload, gradient, dtype, rounds, block_seconds, CLOCKS[ARGUMENTS.clock])
@@ -202,15 +241,21 @@ def main():
                 if "torch" in medians:
                     row["edugrad/torch"] = medians["edugrad"] / medians["torch"]
                     row["floor/torch"] = medians["floor"] / medians["torch"]
+                for name in [name for name in medians if name not in ("edugrad", "floor", "torch")]:
+                    row[f"edugrad/{name}"] = medians["edugrad"] / medians[name]
                 if not ARGUMENTS.skip_memory:
-                    row["peak_mb"] = {name: peak_memory(name, workload_name, gradient, dtype) for name in classes}
+                    row["peak_mb"] = {name: peak_memory(name, workload_name, gradient, dtype)
+                                      for name in for_gradient(classes, gradient)}
                 if workload_name == "lstm_lm":
                     row.update(lstm_analysis(classes, workload, gradient, dtype, rounds))
                 rows.append(row)
-                print_row(row)
+                print_row(row, list(classes))
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
+    overhead = measure_overhead() if ARGUMENTS.overhead else None
     if ARGUMENTS.merge and ARGUMENTS.output.exists():
         merge(json.loads(ARGUMENTS.output.read_text()), rows, table, command)
+        if overhead is not None:
+            merge_overhead(overhead)
         return
     results = {
         "command": command,
@@ -221,6 +266,9 @@ def main():
         "sizes": {name: table[name].sizes for name in ARGUMENTS.workloads},
         "rows": rows,
     }
+    if overhead is not None:
+        results["overhead"] = {**overhead, "command": command, "date": results["date"], "machine": results["machine"],
+                               "versions": results["versions"], "threads": ARGUMENTS.threads}
     if not ARGUMENTS.quick:  # (tangling rewrites edugrad/: not from a test)
         results["tangle_seconds"] = timed_command([sys.executable, "tangle.py"], repeats=3)
     ARGUMENTS.output.write_text(json.dumps(results, indent=1) + "\n")

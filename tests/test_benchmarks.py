@@ -144,7 +144,7 @@ def test_the_fused_cells_measured_compute_what_the_composition_computes():
 def test_the_script_writes_a_table_of_ratios(tmp_path):
     output = tmp_path / "results.json"
     command = [sys.executable, "benchmarks/run.py", "--quick", "--rounds", "2", "--workloads", "mlp", "nplm",
-               "--dtypes", "float64", "--output", str(output)]
+               "--dtypes", "float64", "--implementations", "edugrad", "floor", "torch", "--output", str(output)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ed/floor" in result.stdout
@@ -168,10 +168,17 @@ def test_the_results_file_the_book_shows_is_complete():
                 for dtype in workload.dtypes}
     assert rows == expected
     assert results["sizes"] == {name: workload.sizes for name, workload in workloads.FULL.items()}
-    for row in results["rows"]:
-        assert set(row["ms_per_step"]) == {"edugrad", "floor", "torch"}
+    for row in results["rows"]:  # the other libraries (when they were installed) in the dense rows only
+        others = set(row["ms_per_step"]) - {"edugrad", "floor", "torch"}
+        assert {"edugrad", "floor", "torch"} <= set(row["ms_per_step"]) and others <= suite.DENSE_ONLY
+        assert not others or row["gradient"] == "dense"
+        assert set(row["peak_mb"]) == set(row["ms_per_step"])
         assert all(megabytes > 0 for megabytes in row["peak_mb"].values())
     assert results["tangle_seconds"] > 0 and results["book_build_seconds"] > 0
+    if "overhead" in results:  # python benchmarks/run.py --overhead (or --overhead-only)
+        measured = results["overhead"]
+        assert {"numpy", "edugrad"} <= set(measured["us_per_op"]) and max(measured["gradient_error"].values()) < 1e-12
+        assert all(figures["wall_us_per_op"] > 0 for figures in measured["us_per_op"].values())
     for merged in results.get("merged", []):  # rows measured later, by a run that kept the others
         assert merged["command"].startswith("python benchmarks/run.py") and "--merge" in merged["command"]
         assert all(tuple(key) in rows for key in merged["rows"])
