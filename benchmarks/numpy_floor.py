@@ -365,4 +365,4 @@ class LSTMLanguageModelFloor:
     def clip_coefficient(self, max_norm: float) -> float:
         """clip_grad_norm_'s factor: max_norm / (the global norm + 1e-6), at most 1."""
         norm = np.sqrt(sum(float(np.vdot(grad, grad)) for grad in self.grads.values()))
-        return min(max_norm / (norm + 1e-6), 1.0)
+        return float(min(max_norm / (norm + 1e-6), 1.0))  # a Python float: float32 gradients stay float32
