@@ -186,7 +186,7 @@ def test_draw_negatives_gives_np_random_choice_draws_for_the_same_seed(shape):
     expected = np.random.choice(len(noise), shape, p=noise)
     after_choice = np.random.random()
     np.random.seed(11)
-    drawn = sgns.draw_negatives(noise, shape)
+    drawn = sgns.draw_negatives(sgns.cumulative_table(noise), shape)
     assert np.array_equal(drawn, expected) and drawn.shape == shape
     assert np.random.random() == after_choice  # the same random numbers were used up
 
@@ -215,3 +215,22 @@ def test_skip_gram_loss_matches_its_formula_and_gradients():
         expected -= np.log(sigmoid(u[c] @ v[row[0]])) + sum(np.log(sigmoid(-u[c] @ v[n])) for n in row[1:])
     assert float(model(centres, candidates).value) == pytest.approx(expected)
     assert gradcheck(lambda w, c: model(centres, candidates), model.words.weight, model.contexts.weight)
+
+
+def test_the_sgns_results_file_times_both_implementations_and_the_homework_epoch():
+    import json
+
+    from conftest import ROOT
+
+    results = json.loads((ROOT / "examples" / "sgns" / "results.json").read_text())
+    rows = {row["implementation"]: row for row in results["rows"]}
+    assert set(rows) == {"edugrad", "gensim"}
+    for row in rows.values():
+        assert row["seconds"] > 0 and row["cpu_seconds"] > 0
+        assert all(-1 <= row[name] <= 1 for name in ("wordsim353", "simlex999", "men"))
+    assert len(rows["edugrad"]["losses"]) == results["settings"]["epochs"]
+    homework = results["homework"]
+    assert {key: homework["settings"][key] for key in ("vector_size", "window", "negative", "epochs")} == \
+        {"vector_size": 15, "window": 2, "negative": 15, "epochs": 1}
+    assert {row["implementation"] for row in homework["rows"]} == {"edugrad", "gensim"}
+    assert all(row["seconds_per_epoch"] > 0 and row["cpu_seconds_per_epoch"] > 0 for row in homework["rows"])
