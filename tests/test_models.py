@@ -147,6 +147,50 @@ def test_training_pairs_stay_within_the_window_and_cover_both_directions():
     assert pairs[(10, 11)] >= 1 and pairs[(11, 10)] >= 1
 
 
+def sorted_pairs(centres, contexts):
+    order = np.lexsort((contexts, centres))
+    return np.stack([centres[order], contexts[order]])
+
+
+def test_window_pairs_are_exactly_the_pairs_of_the_loop_over_positions():
+    rng = np.random.default_rng(4)
+    sentences = [rng.integers(0, 50, length) for length in [1, 2, 7, 0, 12, 3, 30]]
+    window = 4
+    reaches = [rng.integers(1, window + 1, len(sentence)) for sentence in sentences]
+    tokens = np.concatenate(sentences)
+    sentence_ids = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
+    fast = sgns.window_pairs(tokens, sentence_ids, np.concatenate(reaches), window)
+    slow = sgns.window_pairs_by_position(sentences, reaches)
+    assert len(fast[0]) == len(slow[0]) > 0
+    assert np.array_equal(sorted_pairs(*fast), sorted_pairs(*slow))
+    # An independent count: sentence positions i, j pair iff 0 < |i - j| <= reach[i], never across sentences.
+    expected = Counter()
+    for sentence, reach in zip(sentences, reaches):
+        for i in range(len(sentence)):
+            for j in range(len(sentence)):
+                if 0 < abs(i - j) <= reach[i]:
+                    expected[(int(sentence[i]), int(sentence[j]))] += 1
+    assert Counter(zip(fast[0].tolist(), fast[1].tolist())) == expected
+
+
+def test_window_pairs_do_not_cross_sentences():
+    tokens, sentence_ids = np.array([1, 2, 3, 4]), np.array([0, 0, 1, 1])
+    centres, contexts = sgns.window_pairs(tokens, sentence_ids, np.full(4, 3), 3)
+    assert sorted(zip(centres.tolist(), contexts.tolist())) == [(1, 2), (2, 1), (3, 4), (4, 3)]
+
+
+@pytest.mark.parametrize("shape", [(7,), (512, 6), (3000, 15)])
+def test_draw_negatives_gives_np_random_choice_draws_for_the_same_seed(shape):
+    noise = sgns.noise_distribution(np.random.default_rng(1).integers(1, 1000, 300).astype(float))
+    np.random.seed(11)
+    expected = np.random.choice(len(noise), shape, p=noise)
+    after_choice = np.random.random()
+    np.random.seed(11)
+    drawn = sgns.draw_negatives(sgns.cumulative_table(noise), shape)
+    assert np.array_equal(drawn, expected) and drawn.shape == shape
+    assert np.random.random() == after_choice  # the same random numbers were used up
+
+
 def test_subsampling_keeps_rare_words_and_drops_frequent_ones():
     counts = np.array([0.0, 1_000_000, 10])
     keep = sgns.keep_probabilities(counts, sample=1e-3)
@@ -171,3 +215,22 @@ def test_skip_gram_loss_matches_its_formula_and_gradients():
         expected -= np.log(sigmoid(u[c] @ v[row[0]])) + sum(np.log(sigmoid(-u[c] @ v[n])) for n in row[1:])
     assert float(model(centres, candidates).value) == pytest.approx(expected)
     assert gradcheck(lambda w, c: model(centres, candidates), model.words.weight, model.contexts.weight)
+
+
+def test_the_sgns_results_file_times_both_implementations_and_the_homework_epoch():
+    import json
+
+    from conftest import ROOT
+
+    results = json.loads((ROOT / "examples" / "sgns" / "results.json").read_text())
+    rows = {row["implementation"]: row for row in results["rows"]}
+    assert set(rows) == {"edugrad", "gensim"}
+    for row in rows.values():
+        assert row["seconds"] > 0 and row["cpu_seconds"] > 0
+        assert all(-1 <= row[name] <= 1 for name in ("wordsim353", "simlex999", "men"))
+    assert len(rows["edugrad"]["losses"]) == results["settings"]["epochs"]
+    homework = results["homework"]
+    assert {key: homework["settings"][key] for key in ("vector_size", "window", "negative", "epochs")} == \
+        {"vector_size": 15, "window": 2, "negative": 15, "epochs": 1}
+    assert {row["implementation"] for row in homework["rows"]} == {"edugrad", "gensim"}
+    assert all(row["seconds_per_epoch"] > 0 and row["cpu_seconds_per_epoch"] > 0 for row in homework["rows"])
