@@ -6,6 +6,7 @@
     python benchmarks/run.py --workloads lstm_lm --clock cpu --merge   # re-measure some rows, keep the others
     python benchmarks/run.py --implementations edugrad floor torch   # without the other libraries
     python benchmarks/run.py --overhead-only      # only the cost per operation (benchmarks/overhead.py), merged in
+    python benchmarks/run.py --book-only          # only a cold build of the book, merged in
 
 A step is forward, loss, backward and the SGD update. For each workload, data
 type and kind of embedding gradient, the script first checks that the three
@@ -55,6 +56,8 @@ def parse_arguments(argv=None):
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per implementation")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-book", action="store_true", help="do not time a cold book build")
+    parser.add_argument("--book-only", action="store_true",
+                        help="time only a cold book build, and merge it into --output (its rows are kept)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="time steps by the wall clock, or by this process's CPU time (for a machine busy with other work)")
     parser.add_argument("--merge", action="store_true",
@@ -165,6 +168,14 @@ def measure_overhead() -> dict:
     return figures
 
 
+def cold_book_build_seconds() -> float:
+    """Seconds for a build of the whole book into an empty directory."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as output:
+        return timed_command(["jupyter-book", "build", "--all", "--path-output", output, "."])
+
+
 def merge_overhead(figures):
     """Put the overhead figures into --output under "overhead", keeping everything else in it."""
     results = json.loads(ARGUMENTS.output.read_text()) if ARGUMENTS.output.exists() else {}
@@ -221,6 +232,14 @@ def main():
     if ARGUMENTS.overhead_only:
         merge_overhead(measure_overhead())
         return
+    if ARGUMENTS.book_only:
+        results = json.loads(ARGUMENTS.output.read_text())
+        results["book_build_seconds"] = cold_book_build_seconds()
+        results["book_build"] = {"command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
+                                 "date": time.strftime("%Y-%m-%d"), "machine": machine()}
+        ARGUMENTS.output.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"cold book build: {results['book_build_seconds']:.0f} s, merged into {ARGUMENTS.output}")
+        return
     classes = implementations(["edugrad", "floor", *ARGUMENTS.implementations], threads=ARGUMENTS.threads)
     table = workloads.SMALL if ARGUMENTS.quick else workloads.FULL
     rounds = ARGUMENTS.rounds or (3 if ARGUMENTS.quick else 15)
@@ -273,11 +292,7 @@ def main():
         results["tangle_seconds"] = timed_command([sys.executable, "tangle.py"], repeats=3)
     ARGUMENTS.output.write_text(json.dumps(results, indent=1) + "\n")
     if not ARGUMENTS.skip_book and not ARGUMENTS.quick:
-        import tempfile
-
-        # The book's chapter "How fast is edugrad?" reads the file just written.
-        with tempfile.TemporaryDirectory() as output:
-            results["book_build_seconds"] = timed_command(["jupyter-book", "build", "--all", "--path-output", output, "."])
+        results["book_build_seconds"] = cold_book_build_seconds()  # the book's appendix reads the file just written
     if "tangle_seconds" in results:
         print(f"\npython tangle.py: {results['tangle_seconds']:.2f} s")
     if "book_build_seconds" in results:
