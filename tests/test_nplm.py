@@ -139,3 +139,18 @@ def test_brown_with_the_papers_marks():
     assert (len(train), len(valid), len(test)) == (800_000, 200_000, 177_359)
     corpus = nplm.load_corpus("brown")
     assert corpus["words"]["test"] == test and len(corpus["vocabulary"]) == 17_907 + 1  # and <pad>
+
+
+def test_halving_schedule_halves_where_pytorchs_reduce_on_plateau_does():
+    # ReduceLROnPlateau(factor=0.5, patience=0, threshold=delta, threshold_mode="rel") uses the same test
+    # (an improvement beats best * (1 - delta)); it neither restores parameters nor stops training.
+    perplexities = [400.0, 350.0, 349.5, 330.0, 331.0, 329.5, 300.0, 299.8, 299.9]
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=0.08)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0, threshold=0.003)
+    schedule = nplm.HalvingSchedule(0.08, min_improvement=0.003, max_halvings=10)
+    for perplexity in perplexities:
+        assert schedule.lr == pytest.approx(optimizer.param_groups[0]["lr"])
+        schedule.step(perplexity)
+        plateau.step(perplexity)
+    assert schedule.lr == pytest.approx(optimizer.param_groups[0]["lr"]) and schedule.halvings == 5
