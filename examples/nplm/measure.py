@@ -50,7 +50,7 @@ def main() -> None:
             optimizer.step()
             steps += 1
         seconds = time.process_time() - start
-        row = {"corpus": args.corpus, "setting": setting, "cpu_seconds": seconds, "steps": steps,
+        row = {"corpus": args.corpus, "setting": setting, "budget_seconds": args.seconds, "cpu_seconds": seconds, "steps": steps,
                "ms_per_step": 1000 * seconds / steps, "windows": steps * batch_size,
                "valid_perplexity_30k": perplexity(model, *valid)}
         print(row, flush=True)

@@ -81,7 +81,8 @@ def main() -> None:
                "test_perplexity": history["test_perplexity"], "best_epoch": history["best_epoch"],
                "stopped": history["stopped"], "training_minutes": (time.time() - trained) / 60,
                "valid_by_epoch": history["valid_perplexity"], "lr_by_epoch": history["lr"],
-               "train_loss_by_epoch": history["train_loss"], "minutes_by_epoch": history["epoch_minutes"]}
+               "train_loss_by_epoch": history["train_loss"], "minutes_by_epoch": history["epoch_minutes"],
+               "windows_by_epoch": history["epoch_windows"], "training_windows": len(windows(corpus["train"], CONTEXT)[1])}
         rows.append(row)
         log(f"{row} ({(time.time() - start) / 60:.1f} min)")
         probabilities = {split: (target_probabilities(model, *windows(corpus[split], CONTEXT)),
