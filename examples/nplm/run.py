@@ -3,7 +3,12 @@
 Writes examples/nplm/results.json, which the chapter "A neural probabilistic
 language model" reads.
 
-    python examples/nplm/run.py [--epochs 6] [--corpora brown ptb]
+    python examples/nplm/run.py --corpora ptb [--hidden 50] [--embedding 60] [--direct] [--max-minutes 50]
+
+A run replaces only the rows it makes: those of its corpora's Kneser-Ney models
+(unless --no-counts), and those of its variant (m, h, direct or not) of the
+neural model and its mixture. Runs for different corpora or variants may be
+made separately, in parallel, and land in the one file.
 """
 
 import argparse
@@ -25,59 +30,93 @@ from edugrad.models.nplm import (  # noqa: E402
 CONTEXT = 4
 
 
+def log(line: str) -> None:
+    print(f"[{datetime.now(timezone.utc).strftime('%H:%M:%S')}] {line}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[50])
     parser.add_argument("--corpora", nargs="+", default=["brown", "ptb"])
+    parser.add_argument("--hidden", type=int, default=50)
+    parser.add_argument("--embedding", type=int, default=60)
+    parser.add_argument("--direct", action="store_true", help="direct connections W from the input to the output")
+    parser.add_argument("--optimizer", default="adagrad", choices=["adagrad", "sgd"])
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--epochs", type=int, default=40, help="the epoch limit")
+    parser.add_argument("--max-halvings", type=int, default=3)
+    parser.add_argument("--min-improvement", type=float, default=0.003)
+    parser.add_argument("--max-minutes", type=float, default=None, help="wall-time budget for each corpus's training")
+    parser.add_argument("--no-counts", action="store_true", help="keep the file's Kneser-Ney rows (fit order 3 for the mixture only)")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args()
 
+    variant = f"m={args.embedding} h={args.hidden}" + (" direct" if args.direct else "")
     start = time.time()
     rows = []
     for name in args.corpora:
         corpus = load_corpus(name)
         vocabulary_size = len(corpus["vocabulary"]) - 1  # <pad> never occurs
+        log(f"{name}: {len(corpus['train']):,} / {len(corpus['valid']):,} / {len(corpus['test']):,} words, "
+            f"vocabulary {vocabulary_size:,}")
         counts = {}
-        for order in (3, 4, 5):
+        for order in ((3,) if args.no_counts else (3, 4, 5)):
             model = counts[order] = KneserNey(order, vocabulary_size).fit(corpus["words"]["train"])
-            row = {"corpus": name, "model": f"Kneser-Ney, order {order}",
+            if args.no_counts:
+                continue
+            row = {"corpus": name, "variant": "counts", "model": f"Kneser-Ney, order {order}",
                    "valid_perplexity": model.perplexity(corpus["words"]["valid"], CONTEXT),
                    "test_perplexity": model.perplexity(corpus["words"]["test"], CONTEXT)}
             rows.append(row)
-            print(row, f"({(time.time() - start) / 60:.1f} min)", flush=True)
-        for hidden_size in args.hidden:
-            set_seed(0)
-            model = NeuralLanguageModel(len(corpus["vocabulary"]), CONTEXT, 60, hidden_size)
-            history = train(model, corpus, epochs=args.epochs)
-            row = {"corpus": name, "model": f"neural, m=60 h={hidden_size}",
-                   "valid_perplexity": min(history["valid_perplexity"]), "test_perplexity": history["test_perplexity"],
-                   "best_epoch": history["best_epoch"], "valid_by_epoch": history["valid_perplexity"]}
-            rows.append(row)
-            print(row, f"({(time.time() - start) / 60:.1f} min)", flush=True)
-            probabilities = {split: (target_probabilities(model, *windows(corpus[split], CONTEXT)),
-                                     counts_probabilities(counts[3], corpus["words"][split], CONTEXT)) for split in ("valid", "test")}
-            weight = best_mixture_weight(*probabilities["valid"])
-            row = {"corpus": name, "model": f"mixture: m=60 h={hidden_size} and Kneser-Ney 3, weight {weight:.2f}",
-                   "valid_perplexity": mixture_perplexity(*probabilities["valid"], weight),
-                   "test_perplexity": mixture_perplexity(*probabilities["test"], weight)}
-            rows.append(row)
-            print(row, f"({(time.time() - start) / 60:.1f} min)", flush=True)
+            log(f"{row} ({(time.time() - start) / 60:.1f} min)")
+        set_seed(0)
+        model = NeuralLanguageModel(len(corpus["vocabulary"]), CONTEXT, args.embedding, args.hidden, direct=args.direct)
+        trained = time.time()
+        history = train(model, corpus, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, optimizer=args.optimizer,
+                        min_improvement=args.min_improvement, max_halvings=args.max_halvings,
+                        max_minutes=args.max_minutes, log=lambda line: log(f"{name} {variant}: {line}"))
+        row = {"corpus": name, "variant": variant, "model": f"neural, {variant}",
+               "embedding_dim": args.embedding, "hidden_size": args.hidden, "direct": args.direct,
+               "valid_perplexity": history["valid_perplexity"][history["best_epoch"] - 1],
+               "test_perplexity": history["test_perplexity"], "best_epoch": history["best_epoch"],
+               "stopped": history["stopped"], "training_minutes": (time.time() - trained) / 60,
+               "valid_by_epoch": history["valid_perplexity"], "lr_by_epoch": history["lr"],
+               "train_loss_by_epoch": history["train_loss"], "minutes_by_epoch": history["epoch_minutes"],
+               "windows_by_epoch": history["epoch_windows"], "training_windows": len(windows(corpus["train"], CONTEXT)[1])}
+        rows.append(row)
+        log(f"{row} ({(time.time() - start) / 60:.1f} min)")
+        probabilities = {split: (target_probabilities(model, *windows(corpus[split], CONTEXT)),
+                                 counts_probabilities(counts[3], corpus["words"][split], CONTEXT)) for split in ("valid", "test")}
+        weight = best_mixture_weight(*probabilities["valid"])
+        row = {"corpus": name, "variant": variant, "model": f"mixture: {variant} and Kneser-Ney 3, weight {weight:.2f}",
+               "weight": weight, "valid_perplexity": mixture_perplexity(*probabilities["valid"], weight),
+               "test_perplexity": mixture_perplexity(*probabilities["test"], weight)}
+        rows.append(row)
+        log(f"{row} ({(time.time() - start) / 60:.1f} min)")
+    made = sorted({(row["corpus"], row["variant"]) for row in rows})
     run = {
         "command": "python " + " ".join(["examples/nplm/run.py"] + sys.argv[1:]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_time_minutes": (time.time() - start) / 60,
         "machine": describe(),
         "corpora": args.corpora,
+        "rows_made": [list(key) for key in made],
+        "settings": {"context": CONTEXT, "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
+                     "max_epochs": args.epochs, "schedule": "halve on an epoch improving validation by less than "
+                     f"{args.min_improvement:.1%}, stop after {args.max_halvings} halvings",
+                     "max_halvings": args.max_halvings, "min_improvement": args.min_improvement,
+                     "max_minutes": args.max_minutes},
     }
-    # Runs for different corpora may be made separately (in parallel): each replaces its corpora's rows.
+    # Re-read the file just before writing: another run may have written it meanwhile.
     results = json.loads(args.output.read_text()) if args.output.exists() else {"runs": [], "rows": []}
-    results["runs"] = [r for r in results["runs"] if not set(r["corpora"]) & set(args.corpora)] + [run]
-    results["rows"] = [r for r in results["rows"] if r["corpus"] not in args.corpora] + rows
-    results["settings"] = {"context": CONTEXT, "optimizer": "Adagrad lr 0.05", "batch_size": 256, "max_epochs": args.epochs,
-                           "early_stopping_patience": 1, "evaluated_positions": "every word after the first four of each split"}
+    replaced = set(made)
+    results["rows"] = [r for r in results["rows"] if "variant" in r and (r["corpus"], r["variant"]) not in replaced] + rows
+    kept = {(r["corpus"], r["variant"]) for r in results["rows"]} - replaced
+    results["runs"] = [r for r in results["runs"] if {tuple(key) for key in r.get("rows_made", [])} & kept] + [run]
+    results["settings"] = {"context": CONTEXT, "evaluated_positions": "every word after the first four of each split",
+                           "note": "each run's own settings are in its entry of runs"}
     args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    log(f"wrote {args.output}")
 
 
 if __name__ == "__main__":
