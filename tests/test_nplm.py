@@ -37,6 +37,7 @@ def test_halving_schedule_rejects_bad_settings(arguments):
         nplm.HalvingSchedule(**arguments)
 
 
+@pytest.mark.ex_scatter_add  # the embedding's gradient
 def test_direct_connections_gradients_match_pytorch_in_float64():
     set_seed(0)
     vocabulary, context, m, h = 13, 3, 4, 5
@@ -70,6 +71,7 @@ def small_corpus(seed=0):
     return {"train": ids[:2000], "valid": ids[2000:2500], "test": ids[2500:]}
 
 
+@pytest.mark.ex_scatter_add  # the embedding's gradient
 def test_train_records_rates_from_the_schedule_and_keeps_the_best_epoch():
     set_seed(0)
     model = nplm.NeuralLanguageModel(30, 4, 6, 5, direct=True)
@@ -87,6 +89,7 @@ def test_train_records_rates_from_the_schedule_and_keeps_the_best_epoch():
     assert len(history["lr"]) == len(history["valid_perplexity"]) == len(history["train_loss"]) == len(history["epoch_minutes"])
 
 
+@pytest.mark.ex_scatter_add  # the embedding's gradient
 def test_train_stops_on_the_budget_and_says_so():
     set_seed(0)
     model = nplm.NeuralLanguageModel(30, 4, 6, 5)
